@@ -1,0 +1,73 @@
+# kite — one entry point: build, run, test, bench, asan, clean.
+# `make` builds build/kite and the test guest build/testguest.elf.
+
+CC      ?= gcc
+BUILD   ?= build
+PKGS    := liburing libfdt libcap-ng libnuma libseccomp
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -MMD -MP
+LDLIBS  += -luring -lfdt -lcap-ng -lnuma -lseccomp -lpthread
+
+# Build flavours: `make asan` builds into build/asan with sanitizers.
+ifeq ($(SANITIZE),1)
+BUILD   := build/asan
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+SRCS    := $(wildcard vmm/*.c arch/x86/*.c devices/*.c virtio/*.c)
+LIBSRCS := $(filter-out vmm/main.c,$(SRCS))
+LIBOBJS := $(LIBSRCS:%.c=$(BUILD)/obj/%.o)
+TESTSRCS := $(wildcard tests/*.c)
+TESTOBJS := $(TESTSRCS:%.c=$(BUILD)/obj/%.o)
+
+all: deps $(BUILD)/kite guest
+
+# Install missing -dev packages (Debian) once; a stamp avoids asking every time.
+deps: $(BUILD)/.deps-ok
+$(BUILD)/.deps-ok: tools/install-deps.sh
+	@bash tools/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libkite.a: $(LIBOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/kite: $(BUILD)/obj/vmm/main.o $(BUILD)/libkite.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit-tests: $(TESTOBJS) $(BUILD)/libkite.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $$(pkg-config --libs check)
+
+include guest-tests/guest.mk
+
+unit: $(BUILD)/unit-tests
+	CK_FORK=yes $(BUILD)/unit-tests
+
+# `make run`: boot the bundled test guest in demo mode and show what it saw.
+run: all
+	@bash guest-tests/run-demo.sh $(BUILD)
+
+# `make test`: every unit test and every guest test.
+test: all $(BUILD)/unit-tests
+	@bash tests/run-all.sh $(BUILD)
+
+# Linux early-boot smoke test (fetches the Debian cloud kernel into build/).
+linux-smoke: all
+	@bash guest-tests/linux-smoke.sh $(BUILD)
+
+asan:
+	$(MAKE) SANITIZE=1 test
+
+bench: all
+	@bash tools/bench.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+.PHONY: all deps guest unit run test linux-smoke asan bench clean
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

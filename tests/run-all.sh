@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make test`: every unit test and every guest test, with one summary line.
+# Each part prints its own "N passed, N failed[, N skipped]" as its last
+# summary; this script adds them up and fails if any part failed.
+set -uo pipefail
+BUILD=${1:-build}
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+total_pass=0 total_fail=0 total_skip=0 broken=()
+
+# run NAME CMD...: run one part, echo its output, and add up its summary.
+run() {
+	local name=$1; shift
+	local log; log=$(mktemp)
+	echo "=== $name"
+	"$@" 2>&1 | tee "$log"
+	local rc=${PIPESTATUS[0]}
+	local p f s line
+	# check prints "100%: Checks: N, Failures: F, Errors: E".
+	line=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$log" | tail -n1)
+	if [ -n "$line" ]; then
+		local n e
+		n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+		f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+		e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+		p=$((n - f - e)); f=$((f + e)); s=0
+	else
+		line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
+		p=$(sed -E 's/.*\b([0-9]+) passed.*/\1/' <<<"$line"); p=${p:-0}
+		f=$(sed -E 's/.*\b([0-9]+) failed.*/\1/' <<<"$line"); f=${f:-0}
+		s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+'); s=${s:-0}
+	fi
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		f=1	# a part that died without counting a failure still failed
+	fi
+	[ "$rc" != 0 ] && broken+=("$name (exit $rc)")
+	total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + s))
+	rm -f "$log"
+}
+
+run "unit tests" env CK_FORK=yes "$BUILD/unit-tests"
+run "ACPI tables through iasl" bash tests/acpi-iasl.sh "$BUILD"
+run "test guest under QEMU" bash guest-tests/qemu-guest.sh "$BUILD"
+run "test guest under kite" bash guest-tests/kite-guest.sh "$BUILD"
+
+echo "==="
+for b in "${broken[@]}"; do echo "FAILED: $b"; done
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+[ "$total_fail" = 0 ] && [ ${#broken[@]} = 0 ]

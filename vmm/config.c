@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vmm/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/err.h"
+
+const char config_run_usage[] =
+"Usage: kite run --kernel PATH [options]\n"
+"\n"
+"Boot a kernel in a new VM. One kite process runs one VM.\n"
+"\n"
+"  --kernel PATH        kernel: bzImage, ELF with a PVH note, Multiboot ELF,\n"
+"                       or 64-bit ELF (entered in long mode, like vmlinux)\n"
+"  --initrd PATH        initial ramdisk (a Multiboot kernel gets it as module 0)\n"
+"  --cmdline STR        kernel command line (default: empty)\n"
+"  --boot auto|pvh|linux64|multiboot\n"
+"                       entry protocol (default auto: bzImage -> Linux 64-bit\n"
+"                       boot protocol, PVH note -> pvh, Multiboot header ->\n"
+"                       multiboot, other ELF64 -> linux64)\n"
+"  --cpus N             vCPUs, 1-254 (default 1)\n"
+"  --memory SIZE        guest RAM, K/M/G suffixes, e.g. 512M, 4.5G (default 256M)\n"
+"  --hugepages 2M|1G    back guest RAM with hugetlb pages of that size\n"
+"  --numa-node N        bind guest RAM to NUMA node N and pin vCPUs to its CPUs\n"
+"  --console stdio|file=PATH|none\n"
+"                       where COM1 goes (default stdio; on a terminal, Ctrl-A x quits)\n"
+"  --verbose            say what kite does and what placement it got\n"
+"  --help               this text\n"
+"\n"
+"Exit status:\n"
+"  0     the guest powered off (ACPI S5) or reset, or Ctrl-A x\n"
+"  1     kite could not start or run the VM (the message says why)\n"
+"  2     bad command line\n"
+"  v     the guest wrote v to the debug-exit port 0xf4 (status v & 0xff)\n"
+"  120   the guest triple-faulted (KVM_EXIT_SHUTDOWN); registers are printed\n"
+"  121   KVM internal error (e.g. an instruction KVM could not emulate)\n"
+"  122   KVM could not enter the vCPU (KVM_EXIT_FAIL_ENTRY)\n"
+"  123   a vCPU exit kite does not handle\n"
+"  130, 143  stopped by SIGINT or SIGTERM\n";
+
+int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+	       unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long whole = 0, frac = 0, frac_div = 1, mult = 1;
+	const char *p = s;
+	int digits = 0;
+
+	if (!s)
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++, digits++) {
+		if (whole > (ULLONG_MAX - 9) / 10)
+			return -ERANGE;
+		whole = whole * 10 + (unsigned)(*p - '0');
+	}
+	if (!digits)
+		return -EINVAL;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (frac_div > 1000000000ULL)
+				return -EINVAL;	/* absurd precision */
+			frac = frac * 10 + (unsigned)(*p - '0');
+			frac_div *= 10;
+		}
+	}
+	switch (toupper((unsigned char)*p)) {
+	case 'K': mult = 1ULL << 10; p++; break;
+	case 'M': mult = 1ULL << 20; p++; break;
+	case 'G': mult = 1ULL << 30; p++; break;
+	case 'T': mult = 1ULL << 40; p++; break;
+	case '\0': break;
+	default: return -EINVAL;
+	}
+	if (mult > 1) {
+		if ((p[0] == 'i' || p[0] == 'I') && (p[1] == 'B' || p[1] == 'b'))
+			p += 2;
+		else if (p[0] == 'B' || p[0] == 'b')
+			p++;
+	}
+	if (*p)
+		return -EINVAL;
+	if (frac && mult == 1)
+		return -EINVAL;	/* fractional bytes */
+	if (whole > ULLONG_MAX / mult)
+		return -ERANGE;
+	/* mult / frac_div is exact for every frac_div up to 10^9 only when it
+	 * divides; compute frac * mult / frac_div and insist it is whole. */
+	if (frac) {
+		unsigned __int128 f = (unsigned __int128)frac * mult;
+
+		if (f % frac_div)
+			return -EINVAL;
+		if ((unsigned long long)(f / frac_div) > ULLONG_MAX - whole * mult)
+			return -ERANGE;
+		*out = whole * mult + (unsigned long long)(f / frac_div);
+		return 0;
+	}
+	*out = whole * mult;
+	return 0;
+}
+
+enum {
+	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGEPAGES,
+	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_VERBOSE, OPT_HELP,
+};
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "hugepages", required_argument, NULL, OPT_HUGEPAGES },
+	{ "numa-node", required_argument, NULL, OPT_NUMA },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "boot", required_argument, NULL, OPT_BOOT },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int check_readable(const char *opt, const char *path)
+{
+	if (!*path)
+		return err_set(EINVAL, "%s: empty path (expected a file)", opt);
+	if (access(path, R_OK) < 0)
+		return err_sys(errno, "%s %s: cannot read", opt, path);
+	return 0;
+}
+
+static int check_console(const char *v)
+{
+	if (!strcmp(v, "stdio") || !strcmp(v, "none"))
+		return 0;
+	if (!strncmp(v, "file=", 5) && v[5])
+		return 0;
+	return err_set(EINVAL, "--console '%s': expected stdio, file=PATH or none", v);
+}
+
+static int parse_boot(const char *v, enum boot_proto *out)
+{
+	static const struct { const char *name; enum boot_proto p; } names[] = {
+		{ "auto", BOOT_AUTO }, { "pvh", BOOT_PVH }, { "linux64", BOOT_LINUX64 },
+		{ "multiboot", BOOT_MULTIBOOT },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(v, names[i].name)) {
+			*out = names[i].p;
+			return 0;
+		}
+	}
+	return err_set(EINVAL, "--boot '%s': expected auto, pvh, linux64 or multiboot", v);
+}
+
+static int parse_one(struct vm_config *cfg, int opt, const char *v)
+{
+	unsigned long long n;
+	uint64_t size;
+	int r;
+
+	switch (opt) {
+	case OPT_KERNEL:
+		cfg->kernel = v;
+		return 0;
+	case OPT_INITRD:
+		cfg->initrd = v;
+		return 0;
+	case OPT_CMDLINE:
+		cfg->cmdline = v;
+		return 0;
+	case OPT_CPUS:
+		if (parse_uint(v, 1, KITE_MAX_CPUS, &n))
+			return err_set(EINVAL, "--cpus '%s': expected a number from 1 to %d", v,
+				       KITE_MAX_CPUS);
+		cfg->cpus = (unsigned)n;
+		return 0;
+	case OPT_MEMORY:
+		r = parse_size(v, &size);
+		if (r || size < KITE_MIN_MEMORY || size > KITE_MAX_MEMORY || size % 4096)
+			return err_set(EINVAL, "--memory '%s': expected a size from 16M to 1T in "
+				       "whole 4 KiB pages, with a K, M, G or T suffix (e.g. 512M, 4.5G)", v);
+		cfg->memory = size;
+		return 0;
+	case OPT_HUGEPAGES:
+		if (!strcmp(v, "2M") || !strcmp(v, "2m"))
+			cfg->hugepage_size = 2ULL << 20;
+		else if (!strcmp(v, "1G") || !strcmp(v, "1g"))
+			cfg->hugepage_size = 1ULL << 30;
+		else
+			return err_set(EINVAL, "--hugepages '%s': expected 2M or 1G", v);
+		return 0;
+	case OPT_NUMA:
+		if (parse_uint(v, 0, 1023, &n))
+			return err_set(EINVAL, "--numa-node '%s': expected a node number", v);
+		cfg->numa_node = (int)n;
+		return 0;
+	case OPT_CONSOLE:
+		r = check_console(v);
+		if (!r)
+			cfg->console = v;
+		return r;
+	case OPT_BOOT:
+		return parse_boot(v, &cfg->boot);
+	case OPT_VERBOSE:
+		cfg->verbose = true;
+		return 0;
+	case OPT_HELP:
+		cfg->help = true;
+		return 0;
+	}
+	return err_set(EINVAL, "internal: unknown option %d", opt);
+}
+
+int config_parse(struct vm_config *cfg, int argc, char **argv)
+{
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cmdline = "";
+	cfg->cpus = 1;
+	cfg->memory = KITE_DEFAULT_MEMORY;
+	cfg->numa_node = -1;
+	cfg->console = "stdio";
+	cfg->boot = BOOT_AUTO;
+
+	/* Walk argv by hand rather than with getopt's global state: messages
+	 * must name the exact option, and tests call this many times. */
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = NULL, *eq;
+		const struct option *o;
+		size_t nlen;
+
+		if (strncmp(arg, "--", 2) || !arg[2])
+			return err_set(EINVAL, "unexpected argument '%s' (options start with --; "
+				       "see kite run --help)", arg);
+		eq = strchr(arg + 2, '=');
+		nlen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		for (o = run_options; o->name; o++)
+			if (strlen(o->name) == nlen && !strncmp(o->name, arg + 2, nlen))
+				break;
+		if (!o->name)
+			return err_set(EINVAL, "unknown option '%.*s' (see kite run --help)",
+				       (int)(nlen + 2), arg);
+		if (o->has_arg == required_argument) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return err_set(EINVAL, "--%s: missing value", o->name);
+		} else if (eq) {
+			return err_set(EINVAL, "--%s takes no value", o->name);
+		}
+		r = parse_one(cfg, o->val, val);
+		if (r)
+			return r;
+	}
+	if (cfg->help)
+		return 0;
+	if (!cfg->kernel)
+		return err_set(EINVAL, "--kernel PATH is required (see kite run --help)");
+	r = check_readable("--kernel", cfg->kernel);
+	if (!r && cfg->initrd)
+		r = check_readable("--initrd", cfg->initrd);
+	if (r)
+		return r;
+	if (cfg->hugepage_size && cfg->memory % cfg->hugepage_size)
+		return err_set(EINVAL, "--memory %llu MiB is not a multiple of --hugepages %s",
+			       (unsigned long long)(cfg->memory >> 20),
+			       cfg->hugepage_size == (1ULL << 30) ? "1G" : "2M");
+	return 0;
+}

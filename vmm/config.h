@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The command line of `kite run`, parsed and checked before any VM exists. */
+#ifndef KITE_VMM_CONFIG_H
+#define KITE_VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86/boot.h"
+
+#define KITE_MAX_CPUS		254	/* xAPIC ids 0..253; 255 is broadcast */
+#define KITE_MIN_MEMORY		(16ULL << 20)
+#define KITE_MAX_MEMORY		(1ULL << 40)
+#define KITE_DEFAULT_MEMORY	(256ULL << 20)
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	unsigned cpus;
+	uint64_t memory;
+	uint64_t hugepage_size;		/* 0, 2 MiB or 1 GiB */
+	int numa_node;			/* -1: none */
+	const char *console;		/* "stdio", "none" or "file=PATH" */
+	enum boot_proto boot;
+	bool verbose;
+	bool help;			/* --help given: print usage, run nothing */
+};
+
+/*
+ * Parse `kite run` arguments (argv[0] is "run"). Returns 0, or a negative
+ * errno with a one-line message (err_msg) naming the option, the value and
+ * what was expected.
+ */
+int config_parse(struct vm_config *cfg, int argc, char **argv);
+
+/* "512M" -> 536870912. Accepts K, M, G, T (binary), optional "iB"/"B",
+ * and a decimal fraction with a suffix ("3.5G"). -EINVAL or -ERANGE. */
+int parse_size(const char *s, uint64_t *out);
+/* Decimal unsigned in [min, max]. */
+int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+	       unsigned long long *out);
+
+/* The text of `kite run --help`. */
+extern const char config_run_usage[];
+
+#endif
