@@ -1,4 +1,4 @@
-# kite — one entry point: build, run, test, bench, asan, clean.
+# kite — one entry point: build, run, test, linux-smoke, asan, clean.
 # `make` builds build/kite and the test guest build/testguest.elf.
 
 CC      ?= gcc
@@ -63,11 +63,8 @@ linux-smoke: all
 asan:
 	$(MAKE) SANITIZE=1 test
 
-bench: all
-	@bash tools/bench.sh $(BUILD)
-
 clean:
 	rm -rf build
 
-.PHONY: all deps guest unit run test linux-smoke asan bench clean
+.PHONY: all deps guest unit run test linux-smoke asan clean
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -74,7 +74,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.memory, 256ULL << 20);
 	ck_assert_int_eq(c.numa_node, -1);
 	ck_assert_uint_eq(c.hugepage_size, 0);
-	ck_assert_str_eq(c.console, "stdio");
+	ck_assert_int_eq(c.console.kind, CONSOLE_STDIO);
 	ck_assert_str_eq(c.cmdline, "");
 	ck_assert_int_eq(c.boot, BOOT_AUTO);
 	ck_assert(!c.verbose);
@@ -93,7 +93,8 @@ START_TEST(all_options)
 	ck_assert_uint_eq(c.memory, 4608ULL << 20);
 	ck_assert_uint_eq(c.hugepage_size, 2ULL << 20);
 	ck_assert_int_eq(c.numa_node, 0);
-	ck_assert_str_eq(c.console, "file=/tmp/x.log");
+	ck_assert_int_eq(c.console.kind, CONSOLE_FILE);
+	ck_assert_str_eq(c.console.path, "/tmp/x.log");
 	ck_assert_int_eq(c.boot, BOOT_LINUX64);
 	ck_assert(c.verbose);
 	ck_assert_str_eq(c.cmdline, "console=ttyS0");

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/console.h"
 #include "vmm/err.h"
 
 const char config_run_usage[] =
@@ -154,15 +155,6 @@ static int check_readable(const char *opt, const char *path)
 	return 0;
 }
 
-static int check_console(const char *v)
-{
-	if (!strcmp(v, "stdio") || !strcmp(v, "none"))
-		return 0;
-	if (!strncmp(v, "file=", 5) && v[5])
-		return 0;
-	return err_set(EINVAL, "--console '%s': expected stdio, file=PATH or none", v);
-}
-
 static int parse_boot(const char *v, enum boot_proto *out)
 {
 	static const struct { const char *name; enum boot_proto p; } names[] = {
@@ -222,10 +214,7 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 		cfg->numa_node = (int)n;
 		return 0;
 	case OPT_CONSOLE:
-		r = check_console(v);
-		if (!r)
-			cfg->console = v;
-		return r;
+		return console_parse(v, &cfg->console);
 	case OPT_BOOT:
 		return parse_boot(v, &cfg->boot);
 	case OPT_VERBOSE:
@@ -247,7 +236,7 @@ int config_parse(struct vm_config *cfg, int argc, char **argv)
 	cfg->cpus = 1;
 	cfg->memory = KITE_DEFAULT_MEMORY;
 	cfg->numa_node = -1;
-	cfg->console = "stdio";
+	cfg->console = (struct console_opts){ .kind = CONSOLE_STDIO };
 	cfg->boot = BOOT_AUTO;
 
 	/* Walk argv by hand rather than with getopt's global state: messages

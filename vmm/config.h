@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "arch/x86/boot.h"
+#include "vmm/console.h"
 
 #define KITE_MAX_CPUS		254	/* xAPIC ids 0..253; 255 is broadcast */
 #define KITE_MIN_MEMORY		(16ULL << 20)
@@ -21,7 +22,7 @@ struct vm_config {
 	uint64_t memory;
 	uint64_t hugepage_size;		/* 0, 2 MiB or 1 GiB */
 	int numa_node;			/* -1: none */
-	const char *console;		/* "stdio", "none" or "file=PATH" */
+	struct console_opts console;	/* --console */
 	enum boot_proto boot;
 	bool verbose;
 	bool help;			/* --help given: print usage, run nothing */

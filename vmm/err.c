@@ -46,10 +46,19 @@ int err_prefix(int err, const char *fmt, ...)
 	vrecord(fmt, ap);
 	va_end(ap);
 	n = strlen(err_buf);
-	if (old[0])
-		snprintf(err_buf + n, sizeof(err_buf) - n, ": %s", old);
-	else if (err < 0)
+	if (old[0]) {
+		/* Append ": old", cut to fit (vrecord leaves n < sizeof). */
+		size_t room = sizeof(err_buf) - 1 - n;
+		size_t k = room > 2 ? strnlen(old, room - 2) : 0;
+
+		if (room > 2) {
+			memcpy(err_buf + n, ": ", 2);
+			memcpy(err_buf + n + 2, old, k);
+			err_buf[n + 2 + k] = '\0';
+		}
+	} else if (err < 0) {
 		snprintf(err_buf + n, sizeof(err_buf) - n, ": %s", strerror(-err));
+	}
 	return err;
 }
 

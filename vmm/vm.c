@@ -21,7 +21,6 @@
 #include "vmm/platform.h"
 #include "vmm/vcpu.h"
 
-#define VM_STOP_SIGNAL SIGUSR2
 
 void vm_log(const struct vm *vm, const char *fmt, ...)
 {
@@ -251,36 +250,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		vm_log(vm, "guest RAM placement: %s", where);
 	}
 	return 0;
-}
-
-int vm_irq_line(struct vm *vm, unsigned gsi, int level)
-{
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
-
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
-		return -errno;
-	return 0;
-}
-
-int vm_irq_pulse(struct vm *vm, unsigned gsi)
-{
-	int r = vm_irq_line(vm, gsi, 1);
-
-	return r ? r : vm_irq_line(vm, gsi, 0);
-}
-
-void vm_request_stop(struct vm *vm, int status, const char *why)
-{
-	pthread_mutex_lock(&vm->stop_lock);
-	if (!atomic_load(&vm->stopping)) {
-		vm->exit_status = status;
-		snprintf(vm->stop_reason, sizeof(vm->stop_reason), "%s", why);
-		atomic_store(&vm->stopping, true);
-		for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
-			vcpu_kick(&vm->vcpus[i]);
-		pthread_kill(vm->main_thread, VM_STOP_SIGNAL);
-	}
-	pthread_mutex_unlock(&vm->stop_lock);
 }
 
 static void on_kick(int sig)

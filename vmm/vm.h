@@ -8,6 +8,7 @@
 #define KITE_VMM_VM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +30,9 @@ enum kite_exit {
 	KITE_EXIT_UNHANDLED = 123,	/* an exit reason kite does not handle */
 	KITE_EXIT_SIGNAL_BASE = 128,	/* SIGINT/SIGTERM: 128 + signal number */
 };
+
+/* Sent to the main thread when the VM must stop (it waits in sigwaitinfo). */
+#define VM_STOP_SIGNAL SIGUSR2
 
 struct kvm_run;
 struct kvm_cpuid2;

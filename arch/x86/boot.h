@@ -46,7 +46,15 @@ struct boot_entry {
 	uint64_t rbx;
 	uint64_t rax;
 	uint64_t cr3;
-	uint64_t gdt_addr;	/* flat GDT: 0x08 code32, 0x10 code64, 0x18 data */
+	/*
+	 * Flat 4 GiB GDT at gdt_addr. Selectors the vCPU code loads:
+	 *   0x08 32-bit code: CS when !long_mode (PVH, Multiboot)
+	 *   0x10 64-bit code: CS when long_mode (Linux's __BOOT_CS, boot.rst)
+	 *   0x18 data:        DS, ES, FS, GS, SS in both modes (__BOOT_DS)
+	 * Descriptors have the accessed bit set. Paging is on (cr3) only in
+	 * long mode, with the low 4 GiB identity-mapped in 2 MiB pages.
+	 */
+	uint64_t gdt_addr;
 	uint64_t gdt_limit;
 };
 

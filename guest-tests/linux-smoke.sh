@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Linux early-boot smoke test: usage: linux-smoke.sh BUILD
+#
+# 1. Fetch the Debian cloud kernel package into BUILD/linux/ (cached there,
+#    never committed) and take its bzImage; extract the uncompressed vmlinux
+#    from the bzImage's payload.
+# 2. Check both images with kite's own kernel_probe/boot_load (a small helper
+#    built against BUILD/libkite.a): the bzImage header, the vmlinux PVH note,
+#    and a load of each into a fake 512 MiB guest.
+# 3. If /dev/kvm is usable, boot both under kite far enough to print the
+#    command line, the e820 map, the ACPI tables and the CPU count, and check
+#    those lines. Without /dev/kvm this step prints SKIPPED.
+#
+# Every check prints PASS/FAIL; the last line is "N passed, N failed[, N skipped]".
+# Environment: LINUX_SMOKE_TIMEOUT (seconds per boot, default 90),
+# LINUX_SMOKE_PACKAGE (default linux-image-cloud-amd64).
+set -uo pipefail
+
+BUILD=${1:-build}
+mkdir -p "$BUILD/linux" || exit 1
+BUILD=$(cd "$BUILD" && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=$BUILD/linux
+META=${LINUX_SMOKE_PACKAGE:-linux-image-cloud-amd64}
+BOOT_TIMEOUT=${LINUX_SMOKE_TIMEOUT:-90}
+MEMORY=512M
+CPUS=2
+CMDLINE="console=ttyS0 earlyprintk=ttyS0 panic=-1 kite.smoke=1"
+
+passed=0 failed=0 skipped=0
+
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+# check NAME CMD...: PASS if CMD succeeds.
+check() {
+	local name=$1; shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+summary() {
+	if [ "$skipped" -gt 0 ]; then
+		echo "$passed passed, $failed failed, $skipped skipped"
+	else
+		echo "$passed passed, $failed failed"
+	fi
+	[ "$failed" = 0 ]
+	exit $?
+}
+skip_all() {
+	echo "SKIPPED: linux smoke: $*"
+	skipped=$((skipped + 1))
+	summary
+}
+
+# Run apt/dpkg quietly; root needs no sudo, others need passwordless sudo.
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+# need_tool TOOL PACKAGE: install PACKAGE if TOOL is missing.
+need_tool() {
+	command -v "$1" >/dev/null && return 0
+	echo "installing $2 for $1"
+	as_root apt-get install -y -qq "$2" >/dev/null 2>&1 || true
+	command -v "$1" >/dev/null
+}
+
+# --- 1. fetch -----------------------------------------------------------
+
+fetch_kernel() {
+	local meta_deb real deb tmp
+	[ -s "$DIR/vmlinuz" ] && return 0
+	command -v apt-get >/dev/null || { echo "no apt-get"; return 1; }
+	tmp=$(mktemp -d "$DIR/fetch.XXXXXX") || return 1
+	# The metapackage only depends on the real, versioned image package.
+	if ! (cd "$tmp" && timeout 120 apt-get download -q "$META" >/dev/null 2>"$tmp/err"); then
+		# Package lists may be missing (fresh container): refresh once.
+		as_root timeout 120 apt-get update -qq >/dev/null 2>&1
+		(cd "$tmp" && timeout 120 apt-get download -q "$META" >/dev/null 2>"$tmp/err") ||
+			{ sed -n 's/^E: /  /p' "$tmp/err"; rm -rf "$tmp"; return 1; }
+	fi
+	meta_deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n1)
+	real=$(dpkg-deb -f "$meta_deb" Depends 2>/dev/null | tr ',' '\n' |
+	       grep -oE 'linux-image-[0-9][^ (]*-cloud-amd64' | head -n1)
+	[ -n "$real" ] || real=$(apt-cache depends "$META" 2>/dev/null |
+				 grep -oE 'linux-image-[0-9][^ ]*-cloud-amd64' | head -n1)
+	[ -n "$real" ] || { echo "  cannot resolve $META to a linux-image package"; rm -rf "$tmp"; return 1; }
+	echo "fetching $real"
+	(cd "$tmp" && timeout 180 apt-get download -q "$real" >/dev/null 2>"$tmp/err") ||
+		{ sed -n 's/^E: /  /p' "$tmp/err"; rm -rf "$tmp"; return 1; }
+	deb=$(ls "$tmp/$real"_*.deb 2>/dev/null | head -n1)
+	mkdir -p "$tmp/x"
+	# Only ./boot is needed; the modules would be most of the unpacking time.
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" ./boot 2>/dev/null
+	local img; img=$(ls "$tmp"/x/boot/vmlinuz-* 2>/dev/null | head -n1)
+	[ -s "$img" ] || { echo "  $deb has no boot/vmlinuz-*"; rm -rf "$tmp"; return 1; }
+	mv "$img" "$DIR/vmlinuz.tmp" && mv "$DIR/vmlinuz.tmp" "$DIR/vmlinuz"
+	echo "$real" >"$DIR/package"
+	rm -rf "$tmp"
+}
+
+# le32 FILE OFFSET: the little-endian u32 at OFFSET.
+le32() { od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '; }
+
+# The compressed payload: boot.rst's payload_offset/payload_length (2.08+)
+# say where it is; its first bytes say how it is compressed. If the header
+# does not give a known magic, search the image for one, as
+# scripts/extract-vmlinux does.
+COMPRESSORS="gzip:1f8b08 xz:fd377a585a00 zstd:28b52ffd lz4:02214c18 bzip2:425a68 lzma:5d000000 lzo:894c5a4f"
+
+magic_of() {	# FILE OFFSET -> compressor name or ""
+	local hex c
+	hex=$(od -An -tx1 -j "$2" -N6 "$1" | tr -d ' \n')
+	for c in $COMPRESSORS; do
+		case $hex in "${c#*:}"*) echo "${c%%:*}"; return;; esac
+	done
+}
+
+decompress() {	# NAME < payload > vmlinux
+	case $1 in
+	gzip)	need_tool gzip gzip && gzip -dc ;;
+	xz)	need_tool xz xz-utils && xz -dc --single-stream ;;
+	zstd)	need_tool zstd zstd && zstd -dcq ;;
+	lz4)	need_tool lz4 lz4 && lz4 -dc ;;
+	bzip2)	need_tool bzip2 bzip2 && bzip2 -dc ;;
+	lzma)	need_tool xz xz-utils && xz -dc --format=lzma ;;
+	lzo)	need_tool lzop lzop && lzop -dc ;;
+	*)	return 1 ;;
+	esac
+}
+
+extract_vmlinux() {
+	local k=$DIR/vmlinuz out=$DIR/vmlinux
+	local sects off len c
+	[ -s "$out" ] && [ "$out" -nt "$k" ] && return 0
+	sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$k" | tr -d ' ')
+	[ "$sects" = 0 ] && sects=4
+	off=$(( (sects + 1) * 512 + $(le32 "$k" $((0x248))) ))
+	len=$(le32 "$k" $((0x24c)))
+	c=$(magic_of "$k" "$off")
+	if [ -z "$c" ]; then
+		# Fall back to the first known magic anywhere in the image.
+		local m hit best=""
+		for m in $COMPRESSORS; do
+			hit=$(LC_ALL=C grep -obUaP "$(echo "${m#*:}" | sed 's/../\\x&/g')" "$k" 2>/dev/null |
+			      head -n1 | cut -d: -f1)
+			if [ -n "$hit" ] && { [ -z "$best" ] || [ "$hit" -lt "${best%%:*}" ]; }; then
+				best="$hit:${m%%:*}"
+			fi
+		done
+		[ -n "$best" ] || { echo "  no known compression magic in $k"; return 1; }
+		off=${best%%:*}; c=${best#*:}; len=$(( $(stat -c %s "$k") - off ))
+	fi
+	echo "payload: $c, $len bytes at offset $off"
+	# Decompressors stop at the end of the stream; the 4-byte size the
+	# kernel build appends after it may make them complain, so the result
+	# is judged by what comes out, not by their exit status.
+	tail -c +$((off + 1)) "$k" | head -c "$len" | decompress "$c" >"$out.tmp" 2>/dev/null
+	if [ "$(head -c4 "$out.tmp" | od -An -c | tr -d ' ')" != '177ELF' ]; then
+		echo "  decompressed payload is not an ELF image"
+		rm -f "$out.tmp"
+		return 1
+	fi
+	mv "$out.tmp" "$out"
+}
+
+# A helper built from kite's own loader: probe an image, then load it into a
+# fake guest of $MEMORY with a small initrd, and print what it decided.
+build_probe() {
+	local src=$DIR/kite-probe.c
+	[ -f "$BUILD/libkite.a" ] || { echo "  $BUILD/libkite.a missing (run make first)"; return 1; }
+	cat >"$src" <<'EOF'
+/* Generated by guest-tests/linux-smoke.sh: kite's kernel_probe and boot_load
+ * on a real image, in a fake guest memory. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include "arch/x86/boot.h"
+#include "arch/x86/layout.h"
+#include "vmm/err.h"
+
+int main(int argc, char **argv)
+{
+	static const struct { const char *n; enum boot_proto p; } protos[] = {
+		{ "auto", BOOT_AUTO }, { "pvh", BOOT_PVH }, { "linux64", BOOT_LINUX64 },
+		{ "bzimage", BOOT_BZIMAGE }, { "multiboot", BOOT_MULTIBOOT } };
+	enum boot_proto want = BOOT_AUTO;
+	static uint8_t initrd[1 << 20];
+	struct e820_entry e820[E820_MAX_ENTRIES];
+	struct guest_mem mem = { .fd = -1, .nregions = 1 };
+	uint64_t ram;
+	struct kernel_info ki;
+	struct boot_entry e;
+	struct stat st;
+	int fd;
+
+	if (argc != 5)
+		return fprintf(stderr, "usage: kite-probe KERNEL PROTO MEMORY_MIB CMDLINE\n"), 2;
+	fd = open(argv[1], O_RDONLY);
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (!strcmp(argv[2], protos[i].n))
+			want = protos[i].p;
+	if (fd < 0 || fstat(fd, &st))
+		return perror(argv[1]), 1;
+	ram = strtoull(argv[3], NULL, 0) << 20;
+	mem.size = ram;
+	const uint8_t *img = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (kernel_probe(argv[1], img, st.st_size, &ki))
+		return printf("error: %s\n", err_msg()), 1;
+	if (ki.is_bzimage)
+		printf("format: bzImage protocol %u.%02u\n", ki.bz_version >> 8, ki.bz_version & 0xff);
+	else
+		printf("format: ELF%s%s%s entry=0x%llx\n", ki.is_elf64 ? "64" : "32",
+		       ki.has_pvh ? " pvh-note" : "", ki.has_multiboot ? " multiboot" : "",
+		       (unsigned long long)ki.elf_entry);
+	if (ki.has_pvh)
+		printf("pvh_entry: 0x%llx\n", (unsigned long long)ki.pvh_entry);
+	mem.base = mmap(NULL, ram, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	mem.regions[0] = (struct guest_region){ .gpa = 0, .size = ram, .host = mem.base };
+	struct boot_input in = {
+		.kernel_path = argv[1], .kernel = img, .kernel_size = st.st_size,
+		.initrd = initrd, .initrd_size = sizeof(initrd), .cmdline = argv[4],
+		.proto = want, .rsdp_addr = ACPI_RSDP_ADDR, .e820 = e820,
+		.e820_count = e820_build(ram, e820, E820_MAX_ENTRIES),
+	};
+	if (boot_load(&mem, &in, &e))
+		return printf("error: %s\n", err_msg()), 1;
+	printf("load: %s rip=0x%llx %s\n", boot_proto_name(e.proto), (unsigned long long)e.rip,
+	       e.long_mode ? "64-bit" : "32-bit");
+	return 0;
+}
+EOF
+	cc -std=gnu11 -D_GNU_SOURCE -I"$ROOT" -o "$DIR/kite-probe" "$src" "$BUILD/libkite.a"
+}
+
+# probe KERNEL PROTO: run the helper once, show and keep its output.
+probe_out=""
+probe() {
+	probe_out=$("$DIR/kite-probe" "$1" "$2" "${MEMORY%M}" "$CMDLINE" 2>&1)
+	echo "$probe_out" | sed "s|^|  $(basename "$1") $2: |"
+}
+# expect NAME PATTERN: the last probe printed PATTERN.
+expect() {
+	if grep -qE "$2" <<<"$probe_out"; then pass "$1"; else fail "$1"; fi
+}
+
+echo "--- Debian cloud kernel ($META) into $DIR"
+if ! fetch_kernel; then
+	skip_all "cannot fetch the Debian kernel package $META (no network or apt sources?)"
+fi
+echo "package: $(cat "$DIR/package" 2>/dev/null || echo cached)"
+check "extract vmlinux from the bzImage payload" extract_vmlinux
+
+if build_probe; then
+	probe "$DIR/vmlinuz" auto
+	expect "bzImage: kernel_probe sees a bzImage with a 64-bit entry" '^format: bzImage protocol 2\.'
+	expect "bzImage: boot_load places it (64-bit entry at 1 MiB + 0x200)" \
+		'^load: bzimage rip=0x100200 64-bit'
+	probe "$DIR/vmlinux" auto
+	expect "vmlinux: ELF64 with a PVH note" '^format: ELF64 pvh-note'
+	expect "vmlinux: boot_load as PVH (32-bit entry at the note's address)" \
+		'^load: pvh rip=0x[0-9a-f]+ 32-bit'
+	probe "$DIR/vmlinux" linux64
+	expect "vmlinux: boot_load as linux64 (64-bit entry at e_entry)" \
+		'^load: linux64 rip=0x[0-9a-f]+ 64-bit'
+else
+	fail "build the kite-probe helper against $BUILD/libkite.a"
+fi
+
+# --- 3. boot under kite -------------------------------------------------
+
+kvm_reason=""
+# -c first: a read-write redirection would create a missing file.
+if [ ! -c /dev/kvm ]; then
+	kvm_reason="/dev/kvm does not exist on this machine"
+elif ! (: <>/dev/kvm) 2>/dev/null; then
+	kvm_reason="/dev/kvm cannot be opened read-write by $(id -un)"
+fi
+if [ -n "$kvm_reason" ]; then
+	skip_all "$kvm_reason; only the image checks ran"
+fi
+if [ ! -x "$BUILD/kite" ]; then
+	fail "$BUILD/kite exists (run make first)"
+	summary
+fi
+
+# The map kite gives a 512 MiB guest (arch/x86/e820.c), as Linux prints it.
+E820_WANT=(
+	'BIOS-e820: \[mem 0x0000000000000000-0x000000000009fbff\] usable'
+	'BIOS-e820: \[mem 0x000000000009fc00-0x00000000000fffff\] reserved'
+	'BIOS-e820: \[mem 0x0000000000100000-0x000000001fffffff\] usable'
+	'BIOS-e820: \[mem 0x00000000e0000000-0x00000000efffffff\] reserved'
+)
+ACPI_WANT=(
+	'ACPI: RSDP 0x0*E0000 '
+	'ACPI: XSDT 0x'
+	'ACPI: FACP 0x'
+	'ACPI: DSDT 0x'
+	'ACPI: APIC 0x'
+	'ACPI: MCFG 0x'
+)
+LAST_LINE="smpboot: Allowing $CPUS CPUs"
+
+# boot NAME KERNEL: run kite until the last checked line shows up, kite
+# exits, or the time is up; then check the log.
+boot() {
+	local name=$1 kernel=$2 log=$DIR/$1.log pid start t
+	rm -f "$log"
+	start=$(date +%s)
+	"$BUILD/kite" run --kernel "$kernel" --memory "$MEMORY" --cpus "$CPUS" \
+		--cmdline "$CMDLINE" --console "file=$log" >"$DIR/$name.kite.out" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		t=$(( $(date +%s) - start ))
+		grep -q "$LAST_LINE" "$log" 2>/dev/null && break
+		[ "$t" -ge "$BOOT_TIMEOUT" ] && { echo "  $name: no '$LAST_LINE' after ${t}s"; break; }
+		sleep 1
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo "  $name: $(( $(date +%s) - start ))s, log $log ($(cat "$log" 2>/dev/null | wc -l) lines)"
+	sed 's/^/  kite: /' "$DIR/$name.kite.out" | tail -n 5
+
+	local w n label
+	if grep -qsF "Command line: $CMDLINE" "$log"; then
+		pass "$name: command line echoed"
+	else
+		fail "$name: command line echoed (Command line: $CMDLINE)"
+	fi
+	for w in "${E820_WANT[@]}"; do
+		label=${w//\\/}
+		check "$name: e820 ${label#BIOS-e820: }" grep -qsE "$w" "$log"
+	done
+	n=$(grep -c 'BIOS-e820: ' "$log" 2>/dev/null)
+	check "$name: e820 has exactly ${#E820_WANT[@]} entries (got ${n:-0})" [ "${n:-0}" = "${#E820_WANT[@]}" ]
+	for w in "${ACPI_WANT[@]}"; do
+		check "$name: ${w%% 0x*} table" grep -qsE "$w" "$log"
+	done
+	check "$name: $LAST_LINE" grep -qs "$LAST_LINE" "$log"
+}
+
+echo "--- booting under kite ($MEMORY, $CPUS vCPUs, ${BOOT_TIMEOUT}s per boot at most)"
+boot vmlinux "$DIR/vmlinux"
+boot bzImage "$DIR/vmlinuz"
+summary
