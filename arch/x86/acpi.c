@@ -39,7 +39,7 @@
 #define MPS_EDGE		(0x1 << 2)	/* trigger mode, bits 3:2 */
 #define MPS_LEVEL		(0x3 << 2)
 #define ACPI_ALL_PROCESSORS	0xff
-#define MAX_XAPIC_CPUS		254	/* ids 0..253, the IOAPIC takes ncpus */
+#define MAX_XAPIC_CPUS		254	/* LAPIC ids 0..253; 255 is broadcast */
 
 /* FADT flags (5.2.9, table 5-35) */
 #define FADT_WBINVD		(1u << 0)
@@ -335,11 +335,12 @@ static long build_madt(struct acpi_out *o, unsigned ncpus)
 		put8(p + 3, i);		/* APIC id */
 		put32(p + 4, MADT_LAPIC_ENABLED);
 	}
-	/* The IOAPIC takes the first id after the LAPICs' so no two
-	 * APICs share one; its pins are GSIs 0-23. */
+	/* IOAPIC id 0, what KVM's in-kernel IOAPIC reports in its own ID
+	 * register (IOAPIC and LAPIC ids are separate spaces on xAPIC
+	 * systems, as on QEMU's machines); its pins are GSIs 0-23. */
 	put8(p, MADT_IOAPIC);
 	put8(p + 1, 12);
-	put8(p + 2, ncpus);
+	put8(p + 2, 0);
 	put32(p + 4, IOAPIC_ADDR);
 	put32(p + 8, 0);
 	p += 12;

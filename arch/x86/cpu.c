@@ -64,32 +64,50 @@ static unsigned order_base2(unsigned n)
 	return o;
 }
 
-/* Leaves 0xB and 0x1F describe an SMT level of 1 thread and a core level
- * of ncpus, whatever subleaf the entry holds. */
-static void set_ext_topology(struct kvm_cpuid_entry2 *e, unsigned id, unsigned ncpus)
+/*
+ * Leaf 0xB describes the topology the guest sees: an SMT level of one
+ * thread and a core level of ncpus, x2APIC id = vCPU id. KVM reports the
+ * leaf mostly empty, so kite writes all three subleaves itself; leaf 0x1F
+ * is dropped, and Linux then falls back to 0xB.
+ */
+static unsigned set_ext_topology(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 {
-	e->edx = id;
-	switch (e->index) {
-	case 0:
-		e->eax = 0;
-		e->ebx = 1;
-		e->ecx = (1U << 8) | 0;
-		break;
-	case 1:
-		e->eax = order_base2(ncpus);
-		e->ebx = ncpus;
-		e->ecx = (2U << 8) | 1;
-		break;
-	default:
-		e->eax = 0;
-		e->ebx = 0;
-		e->ecx = e->index;
-		break;
+	unsigned n = 0, max_basic = 0;
+
+	for (unsigned i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == 0)
+			max_basic = c->entries[i].eax;
+		if (c->entries[i].function != 0xb && c->entries[i].function != 0x1f)
+			c->entries[n++] = c->entries[i];
 	}
+	c->nent = n;
+	if (max_basic < 0xb)
+		return 0;
+	for (unsigned sub = 0; sub < 3; sub++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[c->nent++];
+
+		memset(e, 0, sizeof(*e));
+		e->function = 0xb;
+		e->index = sub;
+		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		e->edx = id;
+		if (sub == 0) {
+			e->ebx = 1;
+			e->ecx = (1U << 8) | 0;
+		} else if (sub == 1) {
+			e->eax = order_base2(ncpus);
+			e->ebx = ncpus;
+			e->ecx = (2U << 8) | 1;
+		} else {
+			e->ecx = sub;	/* type 0: no more levels */
+		}
+	}
+	return 3;
 }
 
 void x86_cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 {
+	/* The caller leaves room for X86_CPUID_EXTRA more entries. */
 	unsigned pow2 = 1U << order_base2(ncpus);
 	bool amd = false;
 
@@ -114,10 +132,6 @@ void x86_cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 			if (((e->eax >> 5) & 7) >= 3)	/* L3: shared by all */
 				e->eax |= ((pow2 - 1) & 0xfff) << 14;
 			break;
-		case 0xb:
-		case 0x1f:
-			set_ext_topology(e, id, ncpus);
-			break;
 		case 0x80000008:
 			if (amd)
 				e->ecx = (e->ecx & ~0xf0ffU) | (order_base2(ncpus) << 12) |
@@ -132,13 +146,14 @@ void x86_cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 			break;
 		}
 	}
+	set_ext_topology(c, id, ncpus);
 }
 
 static int set_cpuid(struct vcpu *vcpu)
 {
 	const struct kvm_cpuid2 *t = vcpu->vm->cpuid;
 	size_t sz = sizeof(*t) + t->nent * sizeof(t->entries[0]);
-	struct kvm_cpuid2 *c = malloc(sz);
+	struct kvm_cpuid2 *c = malloc(sz + X86_CPUID_EXTRA * sizeof(t->entries[0]));
 	int ret = 0;
 
 	if (!c)

@@ -16,7 +16,9 @@ struct vcpu;
 struct kvm_cpuid2 *x86_supported_cpuid(int kvm_fd);
 
 /* Rewrite the topology leaves of `c` (a copy of the template) for vCPU `id`
- * of `ncpus`: one package, ncpus cores, one thread each; APIC id = id. */
+ * of `ncpus`: one package, ncpus cores, one thread each; APIC id = id.
+ * `c` must have room for X86_CPUID_EXTRA entries beyond c->nent. */
+#define X86_CPUID_EXTRA 3
 void x86_cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus);
 
 int x86_vcpu_init(struct vcpu *vcpu);
