@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Boot the test guest under kite across the matrix and check that every case
+# PASSes and that each run ends with the exit status it asked for.
+#   usage: guest-tests/kite-guest.sh [BUILD]
+# Matrix: 1, 2 and 4 vCPUs x 64M, 512M, 3584M and 4608M (PVH); linux64 and
+# Multiboot entries (--boot given, and auto-detected where it is not); --hugepages 2M (pages reserved for the run, the old
+# count restored after); --numa-node 0; exit=poweroff, reset and reset-kbd
+# (kite status 0); a deliberate guest fault (kite status 3).
+set -euo pipefail
+
+BUILD=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
+
+reason=$(kvm_unusable_reason)
+if [ -n "$reason" ]; then
+	echo "SKIPPED: kite guest tests: $reason"
+	SKIPPED=1
+	summary
+	exit 0
+fi
+KITE=$BUILD/kite
+for f in "$KITE" "$BUILD/testguest.elf" "$BUILD/testguest-mb.elf"; do
+	if [ ! -f "$f" ]; then
+		echo "kite-guest: $f is missing (run: make BUILD=$BUILD)" >&2
+		exit 1
+	fi
+done
+OUT=$BUILD/guest-tests/kite
+mkdir -p "$OUT"
+echo "kite guest tests, logs in $OUT"
+
+# --- hugepages: reserve what a run needs, give back what we added ---
+HP_FILE=/proc/sys/vm/nr_hugepages
+HP_OLD=
+hp_restore() {
+	if [ -n "$HP_OLD" ]; then
+		echo "$HP_OLD" >"$HP_FILE" 2>/dev/null ||
+			echo "kite-guest: could not restore $HP_FILE to $HP_OLD" >&2
+	fi
+}
+trap hp_restore EXIT
+
+hp_free() { awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo; }
+
+# hp_reserve PAGES: make PAGES free 2 MiB pages available, else set HP_WHY.
+# (Not called in a subshell: HP_OLD must survive for the EXIT trap.)
+HP_WHY=
+hp_reserve() {
+	local need=$1 free
+	if ! grep -q '^Hugepagesize: *2048 kB' /proc/meminfo; then
+		HP_WHY="the default hugepage size is not 2 MiB"
+		return 1
+	fi
+	free=$(hp_free)
+	[ "$free" -ge "$need" ] && return 0
+	if [ ! -w "$HP_FILE" ]; then
+		HP_WHY="$free free 2 MiB hugepages, $need needed, and $HP_FILE is not writable"
+		return 1
+	fi
+	[ -n "$HP_OLD" ] || HP_OLD=$(cat "$HP_FILE")
+	echo $(($(cat "$HP_FILE") + need - free)) >"$HP_FILE" || true
+	free=$(hp_free)
+	if [ "$free" -lt "$need" ]; then
+		HP_WHY="could reserve only $free of $need 2 MiB hugepages"
+		return 1
+	fi
+}
+
+mib() {	# 4608M -> 4608
+	case $1 in
+	*G) echo $((${1%G} * 1024)) ;;
+	*M) echo "${1%M}" ;;
+	esac
+}
+
+# run_case NAME KERNEL CPUS MEM EXPECT ARGS [KITE OPTIONS...]
+#   EXPECT  status:N (the guest's debug-exit value) or shutdown (power-off or
+#           reset, which kite ends with status 0)
+run_case() {
+	local name=$1 kernel=$2 cpus=$3 mem=$4 expect=$5 args=$6
+	shift 6
+	local log=$OUT/$name.log err=$OUT/$name.kite-out st got why opt
+	for opt in "$@"; do
+		if [ "$opt" = --hugepages ]; then
+			if ! hp_reserve $(($(mib "$mem") / 2 + 8)); then
+				skip "$name" "$HP_WHY"
+				return
+			fi
+		fi
+	done
+	args="$args cmdline_crc=$(crc32_hex "$args")"
+	rm -f "$log"
+	set +e
+	timeout 300 "$KITE" run --kernel "$kernel" --cpus "$cpus" --memory "$mem" \
+		--cmdline "$args" --console "file=$log" "$@" >"$err" 2>&1
+	st=$?
+	set -e
+	case $st in
+	124) got=timeout ;;
+	*)   got=status:$st ;;
+	esac
+	# A power-off or reset ends kite with status 0, like a debug-exit of 0:
+	# the guest's own "exit: ..." line tells them apart.
+	if [ "$expect" = shutdown ] && [ "$got" = status:0 ]; then
+		got=shutdown
+	fi
+	if [ "$got" != "$expect" ]; then
+		report "$name" FAIL "expected $expect, got $got ($(tail -n1 "$err" 2>/dev/null))" "$log"
+		return
+	fi
+	case $args in
+	*mode=fault*)
+		why=$(grep -q '^FATAL: exception 14 (#PF)' "$log" || echo "no #PF report") ;;
+	*)
+		why=$(check_test_log "$log") || true
+		if [ -z "$why" ] && [ "$expect" = shutdown ] && ! grep -q '^exit: ' "$log"; then
+			why="status 0 but the guest did not say it powered off or reset"
+		fi ;;
+	esac
+	if [ -n "$why" ]; then
+		report "$name" FAIL "$why" "$log"
+	else
+		report "$name" OK "$cpus vCPU, $mem, $expect${*:+, $*}"
+	fi
+}
+
+ELF=$BUILD/testguest.elf
+MB=$BUILD/testguest-mb.elf
+
+for cpus in 1 2 4; do
+	for mem in 64M 512M 3584M 4608M; do
+		run_case "pvh-${cpus}cpu-$mem" "$ELF" "$cpus" "$mem" status:0 \
+			"mem=$mem cpus=$cpus expect_boot=pvh" --boot pvh
+	done
+done
+run_case linux64-1cpu-64M     "$ELF" 1 64M   status:0 "mem=64M cpus=1 expect_boot=linux64" --boot linux64
+run_case linux64-2cpu-512M    "$ELF" 2 512M  status:0 "mem=512M cpus=2 expect_boot=linux64" --boot linux64
+run_case linux64-4cpu-4608M   "$ELF" 4 4608M status:0 "mem=4608M cpus=4 expect_boot=linux64" --boot linux64
+run_case multiboot-1cpu-64M   "$MB"  1 64M   status:0 "mem=64M cpus=1 expect_boot=multiboot"
+run_case multiboot-2cpu-512M  "$MB"  2 512M  status:0 "mem=512M cpus=2 expect_boot=multiboot" --boot multiboot
+run_case multiboot-4cpu-4608M "$MB"  4 4608M status:0 "mem=4608M cpus=4 expect_boot=multiboot"
+run_case hugepages-pvh-2cpu-512M       "$ELF" 2 512M  status:0 "mem=512M cpus=2" --hugepages 2M
+run_case hugepages-linux64-4cpu-4608M  "$ELF" 4 4608M status:0 "mem=4608M cpus=4" --boot linux64 --hugepages 2M
+run_case hugepages-multiboot-2cpu-3584M "$MB" 2 3584M status:0 "mem=3584M cpus=2" --hugepages 2M
+run_case numa0-pvh-2cpu-512M  "$ELF" 2 512M  status:0 "mem=512M cpus=2" --numa-node 0
+run_case numa0-hugepages-2cpu-512M "$ELF" 2 512M status:0 "mem=512M cpus=2" --numa-node 0 --hugepages 2M
+run_case exit-poweroff        "$ELF" 2 64M   shutdown "mem=64M cpus=2 exit=poweroff"
+run_case exit-reset           "$ELF" 1 64M   shutdown "mem=64M cpus=1 exit=reset"
+run_case exit-reset-kbd       "$ELF" 1 64M   shutdown "mem=64M cpus=1 exit=reset-kbd"
+run_case exit-poweroff-linux64 "$ELF" 1 64M  shutdown "mem=64M cpus=1 exit=poweroff" --boot linux64
+run_case fault                "$ELF" 1 64M   status:3 "mode=fault"
+
+summary

@@ -1,0 +1,84 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
+# Shared by the scripts that boot the test guest (sourced, not run).
+# Callers set: OUT (directory for logs). Counters: PASSED, FAILED, SKIPPED.
+
+# The cases every mode=test run must PASS (the guest may add more).
+GUEST_CASES=(boot cmdline uart acpi pci cpus memmap)
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+# CRC-32 (IEEE, as zlib computes it) of $1, as 8 hex digits.
+crc32_hex() {
+	python3 -c 'import sys, zlib; print("%08x" % zlib.crc32(sys.argv[1].encode()))' "$1"
+}
+
+# Why /dev/kvm cannot be used, or nothing if it can.
+kvm_unusable_reason() {
+	if [ ! -e /dev/kvm ]; then
+		echo "/dev/kvm does not exist"
+	elif ! (exec 3<>/dev/kvm) 2>/dev/null; then
+		echo "/dev/kvm cannot be opened read-write by $(id -un)"
+	fi
+}
+
+# check_test_log LOG: every required case PASSed, nothing FAILed, summary says 0 failed.
+# Prints the reason and returns 1 otherwise.
+check_test_log() {
+	local log=$1 c
+	if ! grep -q '^kite test guest:' "$log"; then
+		echo "the guest printed nothing (no banner)"
+		return 1
+	fi
+	if grep -q '^FATAL' "$log"; then
+		grep -m1 '^FATAL' "$log"
+		return 1
+	fi
+	if grep -q '^FAIL' "$log"; then
+		grep '^FAIL' "$log" | head -3
+		return 1
+	fi
+	for c in "${GUEST_CASES[@]}"; do
+		if ! grep -qx "PASS $c" "$log"; then
+			echo "no 'PASS $c' line"
+			return 1
+		fi
+	done
+	if ! grep -Eqx '[0-9]+ passed, 0 failed' "$log"; then
+		echo "no '<n> passed, 0 failed' summary"
+		return 1
+	fi
+}
+
+# report NAME OK|FAIL DETAIL [LOG]
+report() {
+	local name=$1 result=$2 detail=$3 log=${4:-}
+	if [ "$result" = OK ]; then
+		PASSED=$((PASSED + 1))
+		printf 'ok    %-34s %s\n' "$name" "$detail"
+	else
+		FAILED=$((FAILED + 1))
+		printf 'FAIL  %-34s %s\n' "$name" "$detail"
+		if [ -n "$log" ] && [ -s "$log" ]; then
+			echo "      --- last lines of $log ---"
+			tail -n 15 "$log" | sed 's/^/      /'
+		fi
+	fi
+}
+
+skip() {
+	SKIPPED=$((SKIPPED + 1))
+	printf 'skip  %-34s %s\n' "$1" "$2"
+}
+
+# The final line every script ends with; returns non-zero on any failure.
+summary() {
+	if [ "$SKIPPED" -gt 0 ]; then
+		echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	else
+		echo "$PASSED passed, $FAILED failed"
+	fi
+	[ "$FAILED" -eq 0 ]
+}

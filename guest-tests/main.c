@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kite test guest: ring-0 start, then the program in ring 3.
+ *
+ * Command line (space separated key=value words, unknown keys ignored):
+ *   mode=test|demo|fault  run the test cases (default), show what was found, or
+ *                         fault on purpose from ring 3 (checks the exception
+ *                         report and exit status 3)
+ *   exit=debug|poweroff|reset|reset-kbd
+ *                         how to end (test default: debug, demo default: poweroff)
+ *   mem=SIZE              memmap: expected RAM (bytes, K/M/G suffix)
+ *   cpus=N                cpus: expected enabled processors in the MADT
+ *   expect_boot=pvh|linux64|multiboot
+ *   expect_xsdt=0         acpi: accept an RSDP revision 0 with only an RSDT
+ *   cmdline_crc=XXXXXXXX  last word: CRC-32 of the text before " cmdline_crc="
+ */
+#include "acpi.h"
+#include "bootinfo.h"
+#include "cmdline.h"
+#include "console.h"
+#include "cpu.h"
+#include "pci.h"
+#include "power.h"
+#include "smp.h"
+#include "tests.h"
+#include "time.h"
+
+static void demo(void)
+{
+	u64 ram = bootinfo_ram_total();
+
+	printf("== kite test guest: what this machine looks like ==\n");
+	printf("boot protocol: %s (boot info at 0x%lx)\n", boot_proto_name(boot.proto), boot.info_addr);
+	if (boot.error)
+		printf("  boot info problem: %s\n", boot.error);
+	printf("command line: \"");
+	console_write(boot.cmdline, strlen(boot.cmdline));
+	printf("\"\n");
+
+	printf("cpus: %u enabled in the MADT, %u online\n", acpi.ncpus, smp.online);
+	for (unsigned i = 0; i < smp.ncpus; i++)
+		printf("  cpu %u: APIC id %u%s%s\n", i, smp.cpus[i].apic_id, i ? "" : " (BSP)",
+		       smp.cpus[i].online ? ", online" : ", did not start");
+	if (smp.error[0])
+		printf("  problem: %s\n", smp.error);
+
+	printf("memory map: %u entries\n", boot.nmap);
+	print_memmap("  ");
+	printf("total RAM: %lu MiB + %lu KiB (%lu bytes)\n", ram >> 20, (ram >> 10) & 1023, ram);
+	for (unsigned i = 0; i < boot.nmods; i++)
+		printf("  module %u: 0x%lx, %lu bytes\n", i, boot.mods[i].addr, boot.mods[i].size);
+
+	if (acpi.found) {
+		printf("acpi: RSDP rev %u at 0x%lx, OEM '%s', %s at 0x%lx\n", acpi.rsdp_rev,
+		       acpi.rsdp_addr, acpi.oem, acpi.xsdt ? "XSDT" : "RSDT", acpi.root_addr);
+		for (unsigned i = 0; i < acpi.ntables; i++)
+			printf("  %s at 0x%08lx %6u bytes rev %u OEM '%s'\n", acpi.tables[i].sig,
+			       acpi.tables[i].addr, acpi.tables[i].len, acpi.tables[i].rev,
+			       acpi.tables[i].oem);
+		printf("  LAPIC 0x%lx, IOAPIC 0x%lx, PM1a_CNT 0x%x, PM timer 0x%x, \\_S5_ %s %u\n",
+		       acpi.lapic_addr, acpi.ioapic_addr, acpi.pm1a_cnt, acpi.pm_tmr,
+		       acpi.s5 ? "SLP_TYP" : "missing", acpi.s5_typa);
+		if (acpi.mcfg)
+			printf("  ECAM 0x%lx, buses %u-%u\n", acpi.ecam_base, acpi.ecam_bus_start,
+			       acpi.ecam_bus_end);
+	}
+	for (unsigned i = 0; i < MIN(acpi.nerrors, ACPI_MAX_ERRORS); i++)
+		printf("  acpi problem: %s\n", acpi.errors[i]);
+
+	printf("pci: %u functions\n", pci.ndevs);
+	for (unsigned i = 0; i < pci.ndevs; i++) {
+		const struct pci_dev *d = &pci.devs[i];
+
+		printf("  %02x:%02x.%x %04x:%04x class %02x.%02x.%02x %s\n", d->bus, d->dev, d->fn,
+		       d->vendor, d->device, d->class, d->subclass, d->progif,
+		       pci_class_name(d->class, d->subclass));
+	}
+	printf("tsc: %lu MHz (%s)\n", tsc_hz / 1000000,
+	       tsc_calibrated ? "measured against the ACPI PM timer" : "guessed: no PM timer");
+}
+
+/* Ring 3 from here on; ring 0 only serves syscalls and traps. */
+static long guest_main(void *unused)
+{
+	char mode[16] = "test", how[16];
+	enum exit_method exit;
+	bool bad_exit = false;
+
+	(void)unused;
+	bootinfo_parse();
+	cmdline_get("mode", mode, sizeof(mode));
+	exit = strcmp(mode, "demo") ? EXIT_DEBUG : EXIT_POWEROFF;
+	if (cmdline_get("exit", how, sizeof(how)) && !exit_method_parse(how, &exit))
+		bad_exit = true;
+	printf("kite test guest: mode %s, booted via %s, exit by %s\n", mode,
+	       boot_proto_name(boot.proto), exit_method_name(exit));
+
+	acpi_init(boot.rsdp);
+	time_init();
+	pci_scan();
+	smp_init();
+
+	if (bad_exit) {
+		printf("FAIL exit: unknown exit=%s (debug, poweroff, reset, reset-kbd)\n", how);
+		guest_finish(EXIT_DEBUG, 1);
+	}
+	if (!strcmp(mode, "demo")) {
+		demo();
+		guest_finish(exit, 0);
+	}
+	if (!strcmp(mode, "test"))
+		guest_finish(exit, tests_run() ? 1 : 0);
+	if (!strcmp(mode, "fault")) {
+		printf("fault: reading 0x%lx (not mapped) from ring 3\n", MAPPED_LIMIT);
+		(void)*(volatile u64 *)phys(MAPPED_LIMIT);
+	}
+	printf("FAIL mode: unknown mode=%s (test, demo, fault)\n", mode);
+	guest_finish(EXIT_DEBUG, 1);
+}
+
+/* Ring 0, boot CPU, from head.S: our GDT and page tables, interrupts off. */
+void kmain(void)
+{
+	console_init();
+	cpu_init(0);
+	/* Mask both 8259s: nothing may interrupt us (a BIOS may have left
+	 * them unmasked). Interrupts stay off anyway; this is belt and braces. */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	guest_exit(run_user(guest_main, NULL));
+}
