@@ -39,6 +39,7 @@
 #define SYS_IN		2	/* port, size -> value */
 #define SYS_OUT		3	/* port, size, value */
 #define SYS_HALT	4	/* stop this CPU for good */
+#define SYS_TRIPLE_FAULT 5	/* mode=triple: an empty IDT, then #UD */
 
 /* struct percpu offsets the assembly uses. */
 #define PC_KRSP		0

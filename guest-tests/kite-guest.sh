@@ -114,6 +114,9 @@ run_case() {
 	case $args in
 	*mode=fault*)
 		why=$(grep -q '^FATAL: exception 14 (#PF)' "$log" || echo "no #PF report") ;;
+	*mode=triple*)
+		why=$(grep -q 'triple fault' "$err" && grep -q 'rip=' "$err" ||
+			echo "kite did not report the triple fault with registers") ;;
 	*)
 		why=$(check_test_log "$log") || true
 		if [ -z "$why" ] && [ "$expect" = shutdown ] && ! grep -q '^exit: ' "$log"; then
@@ -152,5 +155,34 @@ run_case exit-reset           "$ELF" 1 64M   shutdown "mem=64M cpus=1 exit=reset
 run_case exit-reset-kbd       "$ELF" 1 64M   shutdown "mem=64M cpus=1 exit=reset-kbd"
 run_case exit-poweroff-linux64 "$ELF" 1 64M  shutdown "mem=64M cpus=1 exit=poweroff" --boot linux64
 run_case fault                "$ELF" 1 64M   status:3 "mode=fault"
+run_case triple-fault         "$ELF" 1 64M   status:120 "mode=triple"
+
+# SIGINT and SIGTERM stop a running VM cleanly with status 128 + signal.
+signal_case() {
+	local sig=$1 want=$2 log=$OUT/signal-$1.log pid st
+	rm -f "$log"
+	"$KITE" run --kernel "$ELF" --memory 64M --cmdline "mode=idle" \
+		--console "file=$log" >"$OUT/signal-$sig.kite-out" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 600); do
+		grep -q '^idle:' "$log" 2>/dev/null && break
+		sleep 0.1
+	done
+	kill -s "$sig" "$pid" 2>/dev/null
+	set +e
+	timeout 10 tail --pid="$pid" -f /dev/null
+	wait "$pid"
+	st=$?
+	set -e
+	if ! grep -q '^idle:' "$log" 2>/dev/null; then
+		report "signal-$sig" FAIL "the guest never reached idle" "$log"
+	elif [ "$st" != "$want" ]; then
+		report "signal-$sig" FAIL "expected status $want after SIG$sig, got $st" "$log"
+	else
+		report "signal-$sig" OK "stopped with status $st"
+	fi
+}
+signal_case TERM 143
+signal_case INT 130
 
 summary

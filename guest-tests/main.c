@@ -3,7 +3,10 @@
  * kite test guest: ring-0 start, then the program in ring 3.
  *
  * Command line (space separated key=value words, unknown keys ignored):
- *   mode=test|demo|fault  run the test cases (default), show what was found, or
+ *   mode=test|demo|fault|triple|idle
+ *                         run the test cases (default), show what was found,
+ *                         triple-fault on purpose (the VMM must report it), halt
+ *                         until stopped from outside (idle), or
  *                         fault on purpose from ring 3 (checks the exception
  *                         report and exit status 3)
  *   exit=debug|poweroff|reset|reset-kbd
@@ -114,7 +117,16 @@ static long guest_main(void *unused)
 		printf("fault: reading 0x%lx (not mapped) from ring 3\n", MAPPED_LIMIT);
 		(void)*(volatile u64 *)phys(MAPPED_LIMIT);
 	}
-	printf("FAIL mode: unknown mode=%s (test, demo, fault)\n", mode);
+	if (!strcmp(mode, "idle")) {
+		/* For the VMM's signal handling: wait here until stopped. */
+		printf("idle: halting; stop the VMM from outside\n");
+		cpu_halt_forever();
+	}
+	if (!strcmp(mode, "triple")) {
+		printf("triple: empty IDT, then #UD in ring 0\n");
+		syscall3(SYS_TRIPLE_FAULT, 0, 0, 0);
+	}
+	printf("FAIL mode: unknown mode=%s (test, demo, fault, triple, idle)\n", mode);
 	guest_finish(EXIT_DEBUG, 1);
 }
 

@@ -5,7 +5,7 @@
 set -uo pipefail
 BUILD=${1:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
-cd "$here"
+cd "$here" || exit 1
 
 total_pass=0 total_fail=0 total_skip=0 broken=()
 
@@ -40,6 +40,7 @@ run() {
 }
 
 run "unit tests" env CK_FORK=yes "$BUILD/unit-tests"
+run "kite command line" bash tests/cli.sh "$BUILD"
 run "ACPI tables through iasl" bash tests/acpi-iasl.sh "$BUILD"
 run "test guest under QEMU" bash guest-tests/qemu-guest.sh "$BUILD"
 run "test guest under kite" bash guest-tests/kite-guest.sh "$BUILD"

@@ -109,6 +109,7 @@ static const struct { const char *line; const char *msg; } bad[] = {
 	{ "--kernel /nonexistent/kite-kernel", "--kernel /nonexistent/kite-kernel: cannot read: No such file or directory" },
 	{ "--kernel KERNEL --initrd /nonexistent/rd", "--initrd /nonexistent/rd: cannot read" },
 	{ "--kernel", "--kernel: missing value" },
+	{ "--kernel /", "--kernel /: not a regular file" },
 	{ "--kernel KERNEL --cpus 0", "--cpus '0': expected a number from 1 to 254" },
 	{ "--kernel KERNEL --cpus 255", "--cpus '255': expected a number from 1 to 254" },
 	{ "--kernel KERNEL --cpus two", "--cpus 'two': expected a number" },

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmm/console.h"
@@ -148,10 +149,14 @@ static const struct option run_options[] = {
 
 static int check_readable(const char *opt, const char *path)
 {
+	struct stat st;
+
 	if (!*path)
 		return err_set(EINVAL, "%s: empty path (expected a file)", opt);
 	if (access(path, R_OK) < 0)
 		return err_sys(errno, "%s %s: cannot read", opt, path);
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return err_set(EINVAL, "%s %s: not a regular file", opt, path);
 	return 0;
 }
 

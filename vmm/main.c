@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 
 	if (argc < 2) {
-		fputs(usage, stderr);
+		fprintf(stderr, "kite: missing command (expected run; see kite --help)\n");
 		return KITE_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

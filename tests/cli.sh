@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The kite binary's command line as a user meets it: help, version, and
+# every refusal that must happen before any VM exists (so these run with or
+# without /dev/kvm). Each check: exit status and the one-line message.
+set -uo pipefail
+BUILD=${1:-build}
+KITE=$BUILD/kite
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf 'not a kernel\n' >"$tmp/text"
+: >"$tmp/empty"
+head -c 600 /dev/zero >"$tmp/zeros"
+
+# expect NAME STATUS PATTERN -- ARGS...: run kite, check status and that
+# stderr+stdout contains PATTERN (grep -E) and, for errors, is one line.
+expect() {
+	local name=$1 want=$2 pat=$3; shift 4
+	local out st lines
+	out=$("$KITE" "$@" 2>&1); st=$?
+	lines=$(printf '%s\n' "$out" | wc -l)
+	if [ "$st" != "$want" ]; then
+		echo "FAIL $name: exit status $st, expected $want: $out"; fail=$((fail + 1)); return
+	fi
+	if ! grep -qE -- "$pat" <<<"$out"; then
+		echo "FAIL $name: output lacks /$pat/: $out"; fail=$((fail + 1)); return
+	fi
+	if [ "$want" != 0 ] && [ "$lines" != 1 ]; then
+		echo "FAIL $name: error is $lines lines, expected one: $out"; fail=$((fail + 1)); return
+	fi
+	echo "PASS $name"; pass=$((pass + 1))
+}
+
+expect help              0 'Usage: kite COMMAND'            -- --help
+expect version           0 '^kite [0-9]+\.[0-9]+'           -- --version
+expect run-help          0 'Exit status:'                   -- run --help
+expect run-help-statuses 0 '120 +the guest triple-faulted'  -- run --help
+expect no-command        2 'missing command \(expected run'  --
+expect bad-command       2 "unknown command 'fly'"          -- fly
+expect no-kernel         2 '--kernel PATH is required'      -- run
+expect missing-kernel    2 '--kernel /nonexistent: cannot read: No such file' -- run --kernel /nonexistent
+expect bad-cpus          2 "--cpus 'many': expected a number from 1 to 254" -- run --kernel "$tmp/text" --cpus many
+expect bad-memory        2 "--memory '12Q'"                 -- run --kernel "$tmp/text" --memory 12Q
+expect bad-hugepages     2 "--hugepages '3M': expected 2M or 1G" -- run --kernel "$tmp/text" --hugepages 3M
+expect bad-numa          2 "--numa-node 'first'"            -- run --kernel "$tmp/text" --numa-node first
+expect bad-console       2 "--console 'tty'"                -- run --kernel "$tmp/text" --console tty
+expect bad-boot          2 "--boot 'uefi'"                  -- run --kernel "$tmp/text" --boot uefi
+expect unknown-option    2 "unknown option '--disk-cache'"  -- run --kernel "$tmp/text" --disk-cache
+# Kernel format refusals come before /dev/kvm is opened.
+expect not-a-kernel      1 "$tmp/text: not a kernel kite can boot \(expected a bzImage, an ELF with a PVH note, a Multiboot ELF, or a 64-bit ELF\)" -- run --kernel "$tmp/text"
+expect empty-kernel      1 "empty file"                     -- run --kernel "$tmp/empty"
+expect zero-kernel       1 "not a kernel kite can boot"     -- run --kernel "$tmp/zeros"
+expect kernel-is-dir     2 "--kernel /: not a regular file" -- run --kernel /
+if [ -f "$BUILD/testguest-mb.elf" ]; then
+	expect pvh-on-multiboot 1 "cannot boot with pvh"        -- run --kernel "$BUILD/testguest-mb.elf" --boot pvh
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
