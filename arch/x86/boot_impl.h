@@ -73,6 +73,11 @@ int elf_probe(const char *path, const uint8_t *img, size_t len, struct kernel_in
 #define ELF_BELOW_4G		0x1	/* segments must end below 4 GiB (32-bit entry) */
 #define ELF_ENTRY_IN_SEGMENT	0x2	/* `entry` must lie in a loaded segment */
 int elf_load(const struct boot_ctx *c, unsigned flags, uint64_t entry, uint64_t *end);
+/* What every ELF protocol does first: elf_load, the command line (up to
+ * BOOT_CMDLINE_MAX), and the initrd below 4 GiB above the kernel; *initrd
+ * is its address (0 if none). */
+int elf_load_with_cmdline_initrd(const struct boot_ctx *c, unsigned flags, uint64_t entry,
+				 uint64_t *initrd);
 
 /* --- bzimage.c --- */
 int bz_probe(const char *path, const uint8_t *img, size_t len, struct kernel_info *ki);

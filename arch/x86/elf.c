@@ -301,3 +301,16 @@ int elf_load(const struct boot_ctx *c, unsigned flags, uint64_t entry, uint64_t 
 	}
 	return 0;
 }
+
+int elf_load_with_cmdline_initrd(const struct boot_ctx *c, unsigned flags, uint64_t entry,
+				 uint64_t *initrd)
+{
+	uint64_t kend;
+	int r = elf_load(c, flags, entry, &kend);
+
+	if (!r)
+		r = boot_put_cmdline(c, BOOT_CMDLINE_MAX - 1);
+	if (!r)
+		r = boot_put_initrd(c, kend, 1ULL << 32, initrd);
+	return r;
+}

@@ -16,17 +16,13 @@
 
 int linux64_load(const struct boot_ctx *c, struct boot_entry *e)
 {
-	uint64_t kend, initrd;
+	uint64_t initrd;
 	uint8_t *zp;
 	int r;
 
 	if (!c->ki.is_elf64)
 		return err_set(EINVAL, "%s: linux64 needs an ELF64 kernel", c->path);
-	r = elf_load(c, ELF_ENTRY_IN_SEGMENT, c->ki.elf_entry, &kend);
-	if (!r)
-		r = boot_put_cmdline(c, BOOT_CMDLINE_MAX - 1);
-	if (!r)
-		r = boot_put_initrd(c, kend, 1ULL << 32, &initrd);
+	r = elf_load_with_cmdline_initrd(c, ELF_ENTRY_IN_SEGMENT, c->ki.elf_entry, &initrd);
 	if (r)
 		return r;
 

@@ -77,7 +77,7 @@ int mb_load(const struct boot_ctx *c, struct boot_entry *e)
 {
 	const struct boot_input *in = c->in;
 	long hoff = mb_find_header(in->kernel, in->kernel_size);
-	uint64_t kend, initrd, mmap_len = (uint64_t)c->e820_count * 24;
+	uint64_t initrd, mmap_len = (uint64_t)c->e820_count * 24;
 	uint64_t lower = c->low_end < LOW_RAM_END ? c->low_end : LOW_RAM_END;
 	uint64_t upper = c->low_end > HIGH_RAM_START ? c->low_end - HIGH_RAM_START : 0;
 	uint8_t *mbi;
@@ -88,11 +88,7 @@ int mb_load(const struct boot_ctx *c, struct boot_entry *e)
 			       MB_SEARCH_LEN);
 	r = mb_check_flags(c->path, ld32(in->kernel + hoff + 4));
 	if (!r)
-		r = elf_load(c, ELF_BELOW_4G | ELF_ENTRY_IN_SEGMENT, c->ki.elf_entry, &kend);
-	if (!r)
-		r = boot_put_cmdline(c, BOOT_CMDLINE_MAX - 1);
-	if (!r)
-		r = boot_put_initrd(c, kend, 1ULL << 32, &initrd);
+		r = elf_load_with_cmdline_initrd(c, ELF_BELOW_4G | ELF_ENTRY_IN_SEGMENT, c->ki.elf_entry, &initrd);
 	if (r)
 		return r;
 	if (MBI_OFF_MMAP + mmap_len > BOOT_MBI_SIZE)

@@ -32,17 +32,13 @@
 
 int pvh_load(const struct boot_ctx *c, struct boot_entry *e)
 {
-	uint64_t kend, initrd, memmap_len = (uint64_t)c->e820_count * 24;
+	uint64_t initrd, memmap_len = (uint64_t)c->e820_count * 24;
 	uint8_t *si;
 	int r;
 
 	if (!c->ki.has_pvh)
 		return err_set(EINVAL, "%s: no PVH note", c->path);
-	r = elf_load(c, ELF_ENTRY_IN_SEGMENT, c->ki.pvh_entry, &kend);
-	if (!r)
-		r = boot_put_cmdline(c, BOOT_CMDLINE_MAX - 1);
-	if (!r)
-		r = boot_put_initrd(c, kend, 1ULL << 32, &initrd);
+	r = elf_load_with_cmdline_initrd(c, ELF_ENTRY_IN_SEGMENT, c->ki.pvh_entry, &initrd);
 	if (r)
 		return r;
 	if (SI_OFF_MEMMAP + memmap_len > SI_AREA_SIZE)
