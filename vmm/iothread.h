@@ -8,6 +8,11 @@
  * flush used rings and raise one interrupt per queue there), then submits
  * everything prepared during the batch with one io_uring_submit.
  *
+ * Threading: the ring is single-producer. Only the I/O thread itself puts
+ * SQEs on it once it runs (before iothread_start, the creating thread may).
+ * Other threads reach the I/O thread through iothread_call (a control
+ * path: it takes a lock and waits; never per request).
+ *
  * Nothing here allocates or locks per request.
  */
 #ifndef KITE_VMM_IOTHREAD_H
@@ -28,33 +33,48 @@ struct io_op {
 struct iothread;
 
 struct iothread_opts {
-	const char *name;	/* thread name, e.g. "kite-io0" */
-	unsigned entries;	/* SQ size (CQ is twice that) */
+	const char *name;	/* thread name, e.g. "kite-io0" (cut to 15 bytes) */
+	unsigned entries;	/* SQ size (CQ is twice that); 0: 256 */
 	int numa_node;		/* pin to this node's CPUs; -1 none */
 	unsigned poll_us;	/* busy-poll hooks for up to this long before sleeping */
+	bool oneshot_polls;	/* never use multishot polls (tests; old kernels
+				 * get this automatically) */
 };
 
 int iothread_create(struct iothread **out, const struct iothread_opts *o);
 /* The ring, for devices to get SQEs from (only on the I/O thread itself,
  * or before iothread_start). */
 struct io_uring *iothread_ring(struct iothread *t);
-/* An SQE on the thread's ring; when the SQ is full, submits what is queued
- * and tries again. Never NULL once started unless the ring is broken. */
+/* An SQE on the thread's ring; on the I/O thread, when the SQ is full,
+ * submits what is queued and tries again. NULL if the ring is broken, or
+ * before iothread_start when the SQ is full (nothing can be submitted yet). */
 struct io_uring_sqe *iothread_get_sqe(struct iothread *t);
 
 /* Watch an eventfd (a guest kick): each time it fires, op->complete runs on
- * the thread with res > 0. Uses a multishot poll where the kernel has it
- * and re-arms otherwise; the eventfd counter is drained by the thread. */
+ * the thread with res > 0 (the poll mask). Uses a multishot poll where the
+ * kernel has it and re-arms otherwise; the thread drains the eventfd counter
+ * (it sets O_NONBLOCK on fd) before calling op, so a kick that arrives while
+ * op runs fires it again. Callable from any thread (after iothread_start it
+ * goes through iothread_call). A watch lasts until the thread is destroyed. */
 int iothread_watch_eventfd(struct iothread *t, int fd, struct io_op *op);
 
 /* Called once after every batch of completions (and after each poll
- * round); return true if the hook found work (for poll_us). */
+ * round); return true if the hook found work (for poll_us). Callable from
+ * any thread, like iothread_watch_eventfd. */
 typedef bool (*iothread_hook_fn)(void *opaque);
 int iothread_add_batch_hook(struct iothread *t, iothread_hook_fn fn, void *opaque);
 
+/* Run fn(opaque) on the I/O thread, between batches, and wait for it to
+ * return: for device activation, reset and pause, which must not race the
+ * thread. Runs fn at once when called on the I/O thread or before start.
+ * Returns 0, or -EIO if the thread has stopped or its ring broke. */
+int iothread_call(struct iothread *t, void (*fn)(void *opaque), void *opaque);
+
 int iothread_start(struct iothread *t);
-/* Stop the thread (after it finished the batch in hand) and join it. */
+/* Stop the thread (after it finished the batch in hand) and join it.
+ * Requests still in flight are not waited for: quiesce devices first. */
 void iothread_stop(struct iothread *t);
+/* Stops the thread if running; exiting the ring cancels what is in flight. */
 void iothread_destroy(struct iothread *t);
 
 #endif

@@ -101,6 +101,9 @@ static int open_kvm(struct vm *vm)
 		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
 		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+		{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+		{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+		{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
 	};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
 		r = check_cap(vm, caps[i].cap, caps[i].name);
@@ -218,6 +221,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		r = open_kvm(vm);
 	if (!r)
 		r = x86_vm_init(vm);
+	/* Our own routing table from the start, so the PIT's IRQ 0 reaches
+	 * IOAPIC pin 2 as the MADT's override says (KVM's default is pin 0). */
+	if (!r) {
+		r = irq_router_init(&vm->irq, &irq_kvm_ioctl_ops, &vm->vm_fd);
+		vm->irq_ok = true;
+	}
 	if (!r)
 		r = map_memory(vm, cfg);
 	if (!r)
@@ -321,6 +330,9 @@ void vm_destroy(struct vm *vm)
 	}
 	vm->devices = NULL;
 	platform_destroy(vm);
+	if (vm->irq_ok)
+		irq_router_destroy(&vm->irq);
+	vm->irq_ok = false;
 	guest_mem_destroy(&vm->mem);
 	free(vm->cpuid);
 	vm->cpuid = NULL;

@@ -16,6 +16,7 @@
 #include "devices/bus.h"
 #include "vmm/config.h"
 #include "vmm/device.h"
+#include "vmm/irq.h"
 #include "vmm/memory.h"
 
 /* kite's exit statuses (also in `kite --help`). The debug-exit port gives
@@ -58,6 +59,8 @@ struct vm {
 	unsigned ncpus;
 	struct vcpu *vcpus;
 	struct kvm_cpuid2 *cpuid;	/* the CPUID template, before per-vCPU ids */
+	struct irq_router irq;		/* GSI routes: legacy pins, then MSIs */
+	bool irq_ok;
 	struct platform *platform;	/* the fixed devices (vmm/platform.c) */
 	struct device *devices;		/* registration order */
 	struct device **devices_tail;
