@@ -377,28 +377,21 @@ static long build_mcfg(struct acpi_out *o)
 	return at;
 }
 
-static long build_xsdt(struct acpi_out *o, const uint64_t *tables, unsigned n)
+/* XSDT (8-byte entries) or RSDT (4-byte entries) listing `tables`. */
+static long build_sdt(struct acpi_out *o, const char *sig, unsigned width,
+		      const uint64_t *tables, unsigned n)
 {
-	long at = out_alloc(o, HDR_LEN + 8 * n, 16);
+	long at = out_alloc(o, HDR_LEN + width * n, 16);
 
 	if (at < 0)
 		return -1;
-	header(o->buf + at, "XSDT", HDR_LEN + 8 * n, 1);
-	for (unsigned i = 0; i < n; i++)
-		put64(o->buf + at + HDR_LEN + 8 * i, tables[i]);
-	seal(o->buf + at);
-	return at;
-}
-
-static long build_rsdt(struct acpi_out *o, const uint64_t *tables, unsigned n)
-{
-	long at = out_alloc(o, HDR_LEN + 4 * n, 16);
-
-	if (at < 0)
-		return -1;
-	header(o->buf + at, "RSDT", HDR_LEN + 4 * n, 1);
-	for (unsigned i = 0; i < n; i++)
-		put32(o->buf + at + HDR_LEN + 4 * i, tables[i]);
+	header(o->buf + at, sig, HDR_LEN + width * n, 1);
+	for (unsigned i = 0; i < n; i++) {
+		if (width == 8)
+			put64(o->buf + at + HDR_LEN + 8 * i, tables[i]);
+		else
+			put32(o->buf + at + HDR_LEN + 4 * i, (uint32_t)tables[i]);
+	}
 	seal(o->buf + at);
 	return at;
 }
@@ -442,8 +435,8 @@ int acpi_build(uint8_t *buf, uint64_t base, size_t len, const struct acpi_config
 	tables[0] = base + fadt;
 	tables[1] = base + madt;
 	tables[2] = base + mcfg;
-	xsdt = build_xsdt(&o, tables, NTABLES);
-	if (xsdt < 0 || (rsdt = build_rsdt(&o, tables, NTABLES)) < 0)
+	xsdt = build_sdt(&o, "XSDT", 8, tables, NTABLES);
+	if (xsdt < 0 || (rsdt = build_sdt(&o, "RSDT", 4, tables, NTABLES)) < 0)
 		goto nospace;
 	build_rsdp(buf, base + rsdt, base + xsdt);
 	return (int)o.off;

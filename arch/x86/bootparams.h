@@ -58,17 +58,10 @@
 #define XLF_KERNEL_64		0x0001
 
 /* What a loader fills in boot_params, the same for bzImage and linux64. */
-struct bp_loader {
-	uint64_t cmdline_addr;
-	uint64_t initrd_addr;
-	uint64_t initrd_size;
-	uint64_t rsdp_addr;
-	const struct e820_entry *e820;
-	unsigned e820_count;
-};
-
 /* Set type_of_loader, cmd_line_ptr, ramdisk, the e820 table and the RSDP in
  * the zero page `zp` (BP_SIZE bytes). */
-void bp_set_loader_fields(uint8_t *zp, const struct bp_loader *l);
+struct boot_ctx;
+/* Command line, initrd (0: none), RSDP and e820 from the loader context. */
+void bp_set_loader_fields(uint8_t *zp, const struct boot_ctx *c, uint64_t initrd_addr);
 
 #endif

@@ -132,14 +132,7 @@ int bz_load(const struct boot_ctx *c, struct boot_entry *e)
 	if (hdr_end > HDR_END_MAX)
 		hdr_end = HDR_END_MAX;
 	memcpy(zp + HDR_START, img + HDR_START, hdr_end - HDR_START);
-	bp_set_loader_fields(zp, &(struct bp_loader){
-		.cmdline_addr = BOOT_CMDLINE_ADDR,
-		.initrd_addr = initrd,
-		.initrd_size = initrd ? c->in->initrd_size : 0,
-		.rsdp_addr = c->in->rsdp_addr,
-		.e820 = c->e820,
-		.e820_count = c->e820_count,
-	});
+	bp_set_loader_fields(zp, c, initrd);
 	st32(zp + HDR_CODE32_START, (uint32_t)load);
 
 	r = boot_copy(c, load, img + setup_bytes(img), pm, 0);

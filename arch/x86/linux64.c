@@ -34,14 +34,7 @@ int linux64_load(const struct boot_ctx *c, struct boot_entry *e)
 	st16(zp + HDR_VERSION, LINUX64_HDR_VERSION);
 	st8(zp + HDR_LOADFLAGS, LOADFLAGS_LOADED_HIGH);
 	st32(zp + HDR_CMDLINE_SIZE, (uint32_t)(BOOT_CMDLINE_MAX - 1));
-	bp_set_loader_fields(zp, &(struct bp_loader){
-		.cmdline_addr = BOOT_CMDLINE_ADDR,
-		.initrd_addr = initrd,
-		.initrd_size = initrd ? c->in->initrd_size : 0,
-		.rsdp_addr = c->in->rsdp_addr,
-		.e820 = c->e820,
-		.e820_count = c->e820_count,
-	});
+	bp_set_loader_fields(zp, c, initrd);
 
 	e->long_mode = 1;
 	e->rip = c->ki.elf_entry;
