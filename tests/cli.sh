@@ -52,6 +52,16 @@ expect not-a-kernel      1 "$tmp/text: not a kernel kite can boot \(expected a b
 expect empty-kernel      1 "empty file"                     -- run --kernel "$tmp/empty"
 expect zero-kernel       1 "not a kernel kite can boot"     -- run --kernel "$tmp/zeros"
 expect kernel-is-dir     2 "--kernel /: not a regular file" -- run --kernel /
+# --disk: option errors are usage errors; image errors come before /dev/kvm.
+truncate -s 8M "$tmp/disk.img"
+truncate -s 1000 "$tmp/odd.img"
+expect disk-bad-key      2 "--disk colour=red: unknown key"  -- run --kernel "$tmp/text" --disk "path=$tmp/disk.img,colour=red"
+expect disk-queue-size   2 "--disk queue_size=3: expected a power of two from 2 to 1024" -- run --kernel "$tmp/text" --disk "path=$tmp/disk.img,queue_size=3"
+expect disk-no-path      2 "--disk"                          -- run --kernel "$tmp/text" --disk "queues=2"
+if [ -f "$BUILD/testguest.elf" ]; then
+	expect disk-missing  1 "--disk path=/nonexistent.img: cannot open: No such file or directory" -- run --kernel "$BUILD/testguest.elf" --disk path=/nonexistent.img
+	expect disk-odd-size 1 "is not a multiple of 512"          -- run --kernel "$BUILD/testguest.elf" --disk "path=$tmp/odd.img"
+fi
 if [ -f "$BUILD/testguest-mb.elf" ]; then
 	expect pvh-on-multiboot 1 "cannot boot with pvh"        -- run --kernel "$BUILD/testguest-mb.elf" --boot pvh
 fi

@@ -31,6 +31,13 @@ const char config_run_usage[] =
 "  --memory SIZE        guest RAM, K/M/G suffixes, e.g. 512M, 4.5G (default 256M)\n"
 "  --hugepages 2M|1G    back guest RAM with hugetlb pages of that size\n"
 "  --numa-node N        bind guest RAM to NUMA node N and pin vCPUs to its CPUs\n"
+"  --disk path=FILE|null=SIZE[,iface=blk][,queues=N][,queue_size=N][,readonly=on]\n"
+"         [,cache=none|writeback][,serial=ID][,iothreads=N][,poll_us=N]\n"
+"                       a virtio-blk disk (repeatable, up to 16): an image file or\n"
+"                       block device locked against a second writer, or a null\n"
+"                       backend of SIZE that completes at once (reads are zeros);\n"
+"                       queues default to one per vCPU, queue_size to 256,\n"
+"                       cache to none (O_DIRECT, page cache where refused)\n"
 "  --console stdio|file=PATH|none\n"
 "                       where COM1 goes (default stdio; on a terminal, Ctrl-A x quits)\n"
 "  --verbose            say what kite does and what placement it got\n"
@@ -129,7 +136,7 @@ int parse_size(const char *s, uint64_t *out)
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGEPAGES,
-	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_VERBOSE, OPT_HELP,
+	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_DISK, OPT_VERBOSE, OPT_HELP,
 };
 
 static const struct option run_options[] = {
@@ -142,6 +149,7 @@ static const struct option run_options[] = {
 	{ "numa-node", required_argument, NULL, OPT_NUMA },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "boot", required_argument, NULL, OPT_BOOT },
+	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -222,6 +230,13 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 		return console_parse(v, &cfg->console);
 	case OPT_BOOT:
 		return parse_boot(v, &cfg->boot);
+	case OPT_DISK:
+		if (cfg->ndisks == KITE_MAX_DISKS)
+			return err_set(E2BIG, "--disk %s: at most %d disks", v, KITE_MAX_DISKS);
+		r = disk_opts_parse(v, &cfg->disks[cfg->ndisks]);
+		if (!r)
+			cfg->ndisks++;
+		return r;
 	case OPT_VERBOSE:
 		cfg->verbose = true;
 		return 0;
@@ -230,6 +245,13 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 		return 0;
 	}
 	return err_set(EINVAL, "internal: unknown option %d", opt);
+}
+
+void config_free(struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->ndisks; i++)
+		disk_opts_free(&cfg->disks[i]);
+	cfg->ndisks = 0;
 }
 
 int config_parse(struct vm_config *cfg, int argc, char **argv)

@@ -7,12 +7,14 @@
 #include <stdint.h>
 
 #include "arch/x86/boot.h"
+#include "virtio/disk.h"
 #include "vmm/console.h"
 
 #define KITE_MAX_CPUS		254	/* xAPIC ids 0..253; 255 is broadcast */
 #define KITE_MIN_MEMORY		(16ULL << 20)
 #define KITE_MAX_MEMORY		(1ULL << 40)
 #define KITE_DEFAULT_MEMORY	(256ULL << 20)
+#define KITE_MAX_DISKS		16
 
 struct vm_config {
 	const char *kernel;
@@ -24,6 +26,8 @@ struct vm_config {
 	int numa_node;			/* -1: none */
 	struct console_opts console;	/* --console */
 	enum boot_proto boot;
+	struct disk_opts disks[KITE_MAX_DISKS];	/* --disk, in the order given */
+	unsigned ndisks;
 	bool verbose;
 	bool help;			/* --help given: print usage, run nothing */
 };
@@ -34,6 +38,9 @@ struct vm_config {
  * what was expected.
  */
 int config_parse(struct vm_config *cfg, int argc, char **argv);
+
+/* Free what config_parse allocated (the --disk strings). */
+void config_free(struct vm_config *cfg);
 
 /* "512M" -> 536870912. Accepts K, M, G, T (binary), optional "iB"/"B",
  * and a decimal fraction with a suffix ("3.5G"). -EINVAL or -ERANGE. */

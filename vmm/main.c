@@ -31,19 +31,21 @@ static int cmd_run(int argc, char **argv)
 
 	if (config_parse(&cfg, argc, argv)) {
 		fprintf(stderr, "kite: %s\n", err_msg());
+		config_free(&cfg);
 		return KITE_EXIT_USAGE;
 	}
 	if (cfg.help) {
 		fputs(config_run_usage, stdout);
-		return KITE_EXIT_OK;
-	}
-	if (vm_create(&vm, &cfg)) {
+		status = KITE_EXIT_OK;
+	} else if (vm_create(&vm, &cfg)) {
 		fprintf(stderr, "kite: %s\n", err_msg());
 		vm_destroy(&vm);
-		return KITE_EXIT_ERROR;
+		status = KITE_EXIT_ERROR;
+	} else {
+		status = vm_run(&vm);
+		vm_destroy(&vm);
 	}
-	status = vm_run(&vm);
-	vm_destroy(&vm);
+	config_free(&cfg);
 	return status;
 }
 

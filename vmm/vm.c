@@ -17,6 +17,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
+#include "vmm/disks.h"
 #include "vmm/err.h"
 #include "vmm/platform.h"
 #include "vmm/vcpu.h"
@@ -218,6 +219,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!r && cfg->initrd)
 		r = map_file("--initrd", cfg->initrd, &initrd);
 	if (!r)
+		r = disks_open(vm);
+	if (!r)
 		r = open_kvm(vm);
 	if (!r)
 		r = x86_vm_init(vm);
@@ -231,6 +234,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		r = map_memory(vm, cfg);
 	if (!r)
 		r = platform_create(vm);
+	if (!r)
+		r = disks_create(vm);
 	if (!r)
 		r = load_kernel(vm, cfg, &kernel, &initrd, proto, &entry);
 	unmap_file(&kernel);
@@ -284,6 +289,13 @@ int vm_run(struct vm *vm)
 	sigdelset(&wait, VCPU_KICK_SIGNAL);
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 
+	r = disks_start(vm);
+	if (r) {
+		fprintf(stderr, "kite: %s\n", err_msg());
+		disks_stop(vm);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return KITE_EXIT_ERROR;
+	}
 	pthread_mutex_lock(&vm->stop_lock);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		r = vcpu_start(&vm->vcpus[i]);
@@ -310,6 +322,7 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	vm_log(vm, "VM stopped: %s (exit status %d)", vm->stop_reason, vm->exit_status);
+	disks_stop(vm);
 	platform_stop(vm);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return vm->exit_status;
@@ -319,6 +332,9 @@ void vm_destroy(struct vm *vm)
 {
 	struct device *d, *next;
 
+	/* I/O threads stop before the devices they serve are freed, and
+	 * the images close after. */
+	disks_stop(vm);
 	for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -329,6 +345,7 @@ void vm_destroy(struct vm *vm)
 			d->ops->free(d);
 	}
 	vm->devices = NULL;
+	disks_close(vm);
 	platform_destroy(vm);
 	if (vm->irq_ok)
 		irq_router_destroy(&vm->irq);

@@ -38,6 +38,7 @@ enum kite_exit {
 struct kvm_run;
 struct kvm_cpuid2;
 struct platform;
+struct vm_disk;
 
 struct vcpu {
 	struct vm *vm;
@@ -62,6 +63,7 @@ struct vm {
 	struct irq_router irq;		/* GSI routes: legacy pins, then MSIs */
 	bool irq_ok;
 	struct platform *platform;	/* the fixed devices (vmm/platform.c) */
+	struct vm_disk *disks;		/* --disk, one per cfg->disks (vmm/disks.c) */
 	struct device *devices;		/* registration order */
 	struct device **devices_tail;
 	pthread_t main_thread;
