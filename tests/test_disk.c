@@ -494,6 +494,51 @@ START_TEST(alignment_check)
 }
 END_TEST
 
+/* A misaligned buffer on an O_DIRECT disk still reads and writes the
+ * right bytes (through the page-cache fd), coherent with direct I/O. */
+START_TEST(misaligned_on_direct)
+{
+	struct iothread *t = start_thread();
+	struct req r[2];
+	struct disk d;
+	unsigned char *buf, *odd;
+	size_t j;
+
+	ck_assert_int_eq(open_path(&d, img, ""), 0);
+	ck_assert(d.direct);
+	ck_assert_int_ge(d.buffered_fd, 0);
+	ck_assert(posix_memalign((void **)&buf, 4096, 3 * 4096) == 0);
+	odd = buf + 4096 + 8;	/* not aligned for O_DIRECT memory */
+	for (j = 0; j < 4096; j++)
+		odd[j] = pattern(5, j);
+	r[0] = (struct req){ .kind = WR, .niov = 1, .off = 8192 };
+	r[0].iov[0] = (struct iovec){ odd, 4096 };
+	if (d.mem_align > 1)
+		ck_assert(!disk_iov_aligned(&d, r[0].iov, 1, r[0].off));
+	run(&d, t, r, 1);
+	ck_assert_int_eq(r[0].prep, 0);
+	ck_assert_int_eq(r[0].res, 4096);
+	/* Read it back aligned (O_DIRECT) and misaligned (page cache). */
+	memset(buf, 0, 4096);
+	memset(odd, 0, 4096);
+	r[0] = (struct req){ .kind = RD, .niov = 1, .off = 8192 };
+	r[0].iov[0] = (struct iovec){ buf, 4096 };
+	r[1] = (struct req){ .kind = RD, .niov = 1, .off = 8192 };
+	r[1].iov[0] = (struct iovec){ odd, 4096 };
+	run(&d, t, r, 2);
+	ck_assert_int_eq(r[0].res, 4096);
+	ck_assert_int_eq(r[1].res, 4096);
+	for (j = 0; j < 4096; j++) {
+		ck_assert_uint_eq(buf[j], pattern(5, j));
+		ck_assert_uint_eq(odd[j], pattern(5, j));
+	}
+	iothread_destroy(t);
+	disk_close(&d);
+	ck_assert_int_eq(d.buffered_fd, -1);
+	free(buf);
+}
+END_TEST
+
 START_TEST(readonly_refuses_writes)
 {
 	struct iothread *t = start_thread();
@@ -581,6 +626,7 @@ Suite *disk_suite(void)
 	tcase_add_test(tc, io_tmp_writeback);
 	tcase_add_test(tc, io_shm);
 	tcase_add_test(tc, alignment_check);
+	tcase_add_test(tc, misaligned_on_direct);
 	tcase_add_test(tc, readonly_refuses_writes);
 	tcase_add_test(tc, null_backend);
 	suite_add_tcase(s, tc);

@@ -233,7 +233,13 @@ static int open_image(struct disk *d, const struct disk_opts *o, bool *fell_back
 		d->fd = open(d->path, flags | O_DIRECT);
 		if (d->fd >= 0) {
 			d->direct = true;
-			return 0;
+			/* Misaligned requests go through the page cache on a
+			 * second fd; the kernel keeps the two coherent (direct
+			 * I/O writes back and invalidates the cached range). */
+			d->buffered_fd = open(d->path, flags);
+			if (d->buffered_fd >= 0)
+				return 0;
+			goto fail;
 		}
 		/* EINVAL from open means the file has no O_DIRECT (hugetlbfs,
 		 * some FUSE and network file systems, but also directories and
@@ -353,7 +359,7 @@ int disk_open(struct disk *d, const struct disk_opts *o)
 	int r;
 
 	memset(d, 0, sizeof(*d));
-	d->fd = -1;
+	d->fd = d->buffered_fd = -1;
 	d->readonly = o->readonly;
 	d->block_size = d->phys_block_size = 512;
 	d->mem_align = 1;
@@ -422,9 +428,11 @@ fail:
 
 void disk_close(struct disk *d)
 {
+	if (d->buffered_fd >= 0)
+		close(d->buffered_fd);
 	if (d->fd >= 0)
 		close(d->fd);	/* drops the OFD lock */
-	d->fd = -1;
+	d->fd = d->buffered_fd = -1;
 	free(d->path);
 	d->path = NULL;
 }
@@ -436,6 +444,13 @@ static struct io_uring_sqe *get_sqe(struct iothread *t, struct io_op *op)
 	if (sqe)
 		io_uring_sqe_set_data(sqe, op);
 	return sqe;
+}
+
+/* O_DIRECT where the request allows it, the page cache where not. A FLUSH
+ * (fdatasync of the inode) covers writes through either fd. */
+static int rw_fd(const struct disk *d, const struct iovec *iov, unsigned n, uint64_t offset)
+{
+	return disk_iov_aligned(d, iov, n, offset) ? d->fd : d->buffered_fd;
 }
 
 int disk_prep_readv(struct disk *d, struct iothread *t, const struct iovec *iov, unsigned n,
@@ -450,7 +465,7 @@ int disk_prep_readv(struct disk *d, struct iothread *t, const struct iovec *iov,
 	sqe = get_sqe(t, op);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_readv(sqe, d->fd, iov, n, offset);
+	io_uring_prep_readv(sqe, rw_fd(d, iov, n, offset), iov, n, offset);
 	return 0;
 }
 
@@ -468,7 +483,7 @@ int disk_prep_writev(struct disk *d, struct iothread *t, const struct iovec *iov
 	sqe = get_sqe(t, op);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_writev(sqe, d->fd, iov, n, offset);
+	io_uring_prep_writev(sqe, rw_fd(d, iov, n, offset), iov, n, offset);
 	return 0;
 }
 

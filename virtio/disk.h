@@ -61,6 +61,9 @@ void disk_opts_free(struct disk_opts *o);
 
 struct disk {
 	int fd;			/* -1 for null */
+	int buffered_fd;	/* with O_DIRECT: the same file through the page
+				 * cache, for requests O_DIRECT cannot take
+				 * (misaligned guest buffers); else -1 */
 	bool null;
 	bool readonly;
 	bool direct;		/* O_DIRECT in effect */
