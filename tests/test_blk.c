@@ -97,10 +97,29 @@ static int fake_hook(struct iothread *t, iothread_hook_fn fn, void *opaque)
 	return 0;
 }
 
+/* Polling: what iothread_polling() answers, and the idle hooks. */
+static bool poll_mode, polling_now;
+static struct { iothread_hook_fn fn; void *opaque; } idle[8];
+static unsigned nidle;
+
+static int fake_idle_hook(struct iothread *t, iothread_hook_fn fn, void *opaque)
+{
+	(void)t;
+	idle[nidle].fn = fn;
+	idle[nidle++].opaque = opaque;
+	return 0;
+}
+
+static bool fake_polling(void)
+{
+	return polling_now;
+}
+
 static const struct blk_io_ops fake_io = {
 	.readv = fake_readv, .writev = fake_writev, .flush = fake_flush,
 	.discard = fake_zero, .write_zeroes = fake_zero, .null_fill = fake_null_fill,
 	.watch_eventfd = fake_watch, .add_batch_hook = fake_hook,
+	.add_idle_hook = fake_idle_hook, .polling = fake_polling,
 };
 
 /* What an I/O thread does: kicks, then completions, then the batch hooks;
@@ -240,7 +259,7 @@ static void make_blk(bool readonly)
 					(struct iothread *)&thread_b };
 	struct virtio_blk_opts o = {
 		.disk = &disk, .threads = threads, .nthreads = 2, .num_queues = 2,
-		.queue_size = QSIZE, .io = &fake_io,
+		.queue_size = QSIZE, .io = &fake_io, .poll = poll_mode,
 	};
 
 	disk.readonly = readonly;
@@ -259,7 +278,8 @@ static void setup_common(bool readonly)
 	ck_assert_int_eq(irq_router_init(&ir, &fake_kvm_ops, fake_kvm_reset(k)), 0);
 	vq_fake_init(&vf, QSIZE);
 	fake_vm_reset();
-	npend = nwatch = nhooks = 0;
+	npend = nwatch = nhooks = nidle = 0;
+	polling_now = false;
 	memset(&disk, 0, sizeof(disk));
 	disk.fd = memfd_create("kite-test-disk", MFD_CLOEXEC);
 	ck_assert_int_ge(disk.fd, 0);
@@ -275,8 +295,9 @@ static void setup_common(bool readonly)
 	make_blk(readonly);
 }
 
-static void setup(void) { setup_common(false); }
-static void setup_ro(void) { setup_common(true); }
+static void setup(void) { poll_mode = false; setup_common(false); }
+static void setup_ro(void) { poll_mode = false; setup_common(true); }
+static void setup_poll(void) { poll_mode = true; setup_common(false); }
 
 static void teardown(void)
 {
@@ -623,11 +644,99 @@ START_TEST(readonly_disk)
 }
 END_TEST
 
+static uint16_t avail_event(const struct dq *q)
+{
+	return *(uint16_t *)host_ptr(q->used + 4 + 8 * QSIZE);
+}
+
+static bool run_idle(void)
+{
+	bool work = false;
+
+	for (unsigned i = 0; i < nidle; i++)
+		work |= idle[i].fn(idle[i].opaque);
+	return work;
+}
+
+/* poll_us: while the thread polls, requests are found without a kick and
+ * kicks stay off; the idle hook turns them back on and picks up what
+ * arrived in between. */
+START_TEST(polling_serves_without_kicks)
+{
+	uint32_t id, len;
+	uint16_t h;
+
+	ck_assert_uint_eq(nidle, 2);		/* one per thread */
+	ck_assert(features & (1ULL << 29));	/* EVENT_IDX: kicks via avail_event */
+	polling_now = true;
+	h = simple(&q0, 0, VIRTIO_BLK_T_FLUSH, 0, 0, 0, 0);
+	run_io();				/* a poll round, no kick */
+	used(&q0, &id, &len);
+	ck_assert_uint_eq(id, h);
+	ck_assert_uint_eq(status(0), VIRTIO_BLK_S_OK);
+	ck_assert_uint_ne(avail_event(&q0), q0.aidx);	/* kicks still off */
+
+	polling_now = false;
+	ck_assert(!run_idle());			/* nothing new: the thread may sleep */
+	ck_assert_uint_eq(avail_event(&q0), q0.aidx);	/* kicks back on */
+
+	/* A request that lands after the last poll round, before the idle
+	 * hook: the idle hook starts it and says so. */
+	polling_now = true;
+	h = simple(&q0, 1, VIRTIO_BLK_T_FLUSH, 0, 0, 0, 0);
+	polling_now = false;
+	ck_assert(run_idle());
+	run_io();
+	used(&q0, &id, &len);
+	ck_assert_uint_eq(id, h);
+	ck_assert_uint_eq(status(1), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(avail_event(&q0), q0.aidx);
+}
+END_TEST
+
+/* A read whose data sits in device-readable buffers, or a write whose data
+ * sits in device-writable ones, is refused and nothing reaches the disk. */
+START_TEST(data_on_the_wrong_side)
+{
+	uint8_t *buf = host_ptr(VQF_DATA(0)), file[512];
+	uint32_t id, len;
+	uint16_t h;
+
+	memset(buf, 0x5a, 512);
+	put_hdr(HDR_GPA(0), VIRTIO_BLK_T_IN, 0);
+	h = chain(&q0, (struct seg[]){ { HDR_GPA(0), 16, 0 }, { VQF_DATA(0), 512, 0 },
+				       { ST_GPA(0), 1, 1 } }, 3);
+	kick(&q0);
+	used(&q0, &id, &len);
+	ck_assert_uint_eq(id, h);
+	ck_assert_uint_eq(status(0), VIRTIO_BLK_S_IOERR);
+	ck_assert_uint_eq(buf[0], 0x5a);
+
+	put_hdr(HDR_GPA(1), VIRTIO_BLK_T_OUT, 0);
+	h = chain(&q0, (struct seg[]){ { HDR_GPA(1), 16, 0 }, { VQF_DATA(0), 512, 1 },
+				       { ST_GPA(1), 1, 1 } }, 3);
+	kick(&q0);
+	used(&q0, &id, &len);
+	ck_assert_uint_eq(id, h);
+	ck_assert_uint_eq(status(1), VIRTIO_BLK_S_IOERR);
+	ck_assert_int_eq(pread(disk.fd, file, 512, 0), 512);
+	for (int i = 0; i < 512; i++)
+		ck_assert_uint_eq(file[i], 0);
+}
+END_TEST
+
+START_TEST(no_idle_hooks_without_poll)
+{
+	ck_assert_uint_eq(nidle, 0);
+}
+END_TEST
+
 Suite *blk_suite(void)
 {
 	Suite *s = suite_create("blk");
 	TCase *tc = tcase_create("requests");
 	TCase *ro = tcase_create("readonly");
+	TCase *poll = tcase_create("polling");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, config_and_features);
@@ -642,8 +751,13 @@ Suite *blk_suite(void)
 	tcase_add_test(tc, msix_per_queue);
 	tcase_add_test(tc, reset_and_reuse);
 	suite_add_tcase(s, tc);
+	tcase_add_test(tc, no_idle_hooks_without_poll);
+	tcase_add_test(tc, data_on_the_wrong_side);
 	tcase_add_checked_fixture(ro, setup_ro, teardown);
 	tcase_add_test(ro, readonly_disk);
 	suite_add_tcase(s, ro);
+	tcase_add_checked_fixture(poll, setup_poll, teardown);
+	tcase_add_test(poll, polling_serves_without_kicks);
+	suite_add_tcase(s, poll);
 	return s;
 }

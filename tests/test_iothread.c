@@ -356,6 +356,67 @@ START_TEST(poll_keeps_calling_hooks)
 }
 END_TEST
 
+/* Idle hooks: run when the poll window ends, with iothread_polling()
+ * false; one that reports work sends the thread back to polling. */
+static atomic_int idle_calls, idle_budget, batch_calls_polling, batch_calls;
+
+static bool idle_hook(void *opaque)
+{
+	(void)opaque;
+	ck_assert(!iothread_polling());
+	atomic_fetch_add(&idle_calls, 1);
+	return atomic_fetch_sub(&idle_budget, 1) > 0;
+}
+
+static bool count_hook(void *opaque)
+{
+	(void)opaque;
+	atomic_fetch_add(&batch_calls, 1);
+	if (iothread_polling())
+		atomic_fetch_add(&batch_calls_polling, 1);
+	return false;
+}
+
+START_TEST(idle_hooks_end_the_poll_window)
+{
+	struct iothread *t = make(8, 2000, false);
+	int n;
+
+	atomic_store(&idle_calls, 0);
+	atomic_store(&idle_budget, 3);
+	atomic_store(&batch_calls, 0);
+	atomic_store(&batch_calls_polling, 0);
+	ck_assert_int_eq(iothread_add_batch_hook(t, count_hook, NULL), 0);
+	ck_assert_int_eq(iothread_add_idle_hook(t, idle_hook, NULL), 0);
+	ck_assert_int_eq(iothread_start(t), 0);
+	ck_assert_int_eq(iothread_call(t, noop, NULL), 0);
+	/* Three idle calls find work (three more windows), the fourth does
+	 * not: the thread sleeps, and nothing runs any more. */
+	ck_assert(wait_for(&idle_calls, 4));
+	sleep_ms(100);
+	n = atomic_load(&idle_calls);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_gt(atomic_load(&batch_calls_polling), 0);
+	ck_assert_int_lt(atomic_load(&batch_calls_polling), atomic_load(&batch_calls));
+	iothread_destroy(t);
+}
+END_TEST
+
+START_TEST(no_idle_hooks_without_poll)
+{
+	struct iothread *t = make(8, 0, false);
+
+	atomic_store(&idle_calls, 0);
+	atomic_store(&idle_budget, 0);
+	ck_assert_int_eq(iothread_add_idle_hook(t, idle_hook, NULL), 0);
+	ck_assert_int_eq(iothread_start(t), 0);
+	ck_assert_int_eq(iothread_call(t, noop, NULL), 0);
+	sleep_ms(50);
+	ck_assert_int_eq(atomic_load(&idle_calls), 0);
+	iothread_destroy(t);
+}
+END_TEST
+
 START_TEST(no_poll_one_call_per_batch)
 {
 	struct iothread *t = make(8, 0, false);
@@ -450,6 +511,8 @@ Suite *iothread_suite(void)
 	tcase_add_test(tc, hooks_once_per_batch);
 	tcase_add_test(tc, poll_keeps_calling_hooks);
 	tcase_add_test(tc, no_poll_one_call_per_batch);
+	tcase_add_test(tc, idle_hooks_end_the_poll_window);
+	tcase_add_test(tc, no_idle_hooks_without_poll);
 	tcase_add_test(tc, many_nops_own_ops);
 	suite_add_tcase(s, tc);
 	return s;

@@ -72,6 +72,7 @@ struct virtio_blk {
 	struct blk_queue *queues;
 	unsigned nthreads;
 	struct blk_thread *threads;
+	bool poll;			/* poll avail rings while the thread polls */
 	_Atomic unsigned warnings;
 };
 
@@ -96,6 +97,8 @@ const struct blk_io_ops virtio_blk_io_default = {
 	.null_fill = disk_null_fill,
 	.watch_eventfd = iothread_watch_eventfd,
 	.add_batch_hook = iothread_add_batch_hook,
+	.add_idle_hook = iothread_add_idle_hook,
+	.polling = iothread_polling,
 };
 
 static void blk_warn(struct virtio_blk *b, const char *fmt, ...)
@@ -335,7 +338,11 @@ static void start_request(struct blk_queue *q, struct blk_req *req, const struct
 			skip_header(req);
 			req->xfer = c->out_len - HDR_LEN;
 		}
-		if ((req->type == VIRTIO_BLK_T_OUT && b->disk->readonly) ||
+		/* Data on the wrong side (a read into device-readable buffers,
+		 * a write from device-writable ones) is a malformed request. */
+		if ((req->type == VIRTIO_BLK_T_IN && c->out_len > HDR_LEN) ||
+		    (req->type == VIRTIO_BLK_T_OUT && c->in_len > 1) ||
+		    (req->type == VIRTIO_BLK_T_OUT && b->disk->readonly) ||
 		    req->xfer % SECTOR || req->xfer > 0x7fffffff || !in_range(b, sector, req->xfer)) {
 			finish(req, VIRTIO_BLK_S_IOERR);
 		} else if (!req->xfer) {
@@ -379,8 +386,10 @@ static void start_request(struct blk_queue *q, struct blk_req *req, const struct
 
 /* ---- the queue loop (I/O thread) ---- */
 
-/* Pop and start requests until the ring is empty or the slots run out. */
-static bool drain_queue(struct blk_queue *q, struct virtq *vq)
+/* Pop and start requests until the ring is empty or the slots run out.
+ * Kicks are off meanwhile and come back on at the end, unless the I/O
+ * thread is polling: then they stay off until its idle hook. */
+static bool drain_queue(struct blk_queue *q, struct virtq *vq, bool keep_kicks_off)
 {
 	struct virtq_chain c;
 	bool work = false;
@@ -421,7 +430,7 @@ static bool drain_queue(struct blk_queue *q, struct virtq *vq)
 			q->starved = true;
 			return work;
 		}
-	} while (virtq_kick_enable_and_check(vq));
+	} while (!keep_kicks_off && virtq_kick_enable_and_check(vq));
 	return work;
 }
 
@@ -435,13 +444,48 @@ static void blk_kick(struct io_op *op, int res, uint32_t cqe_flags)
 	atomic_store(&q->busy, true);
 	vq = atomic_load(&q->vq);
 	if (vq && !atomic_load(&q->stopping))
-		drain_queue(q, vq);
+		drain_queue(q, vq, false);
 	atomic_store(&q->busy, false);
 }
 
 /* After each batch of completions: one flush and at most one interrupt
  * per queue of this thread. */
 static bool blk_batch(void *opaque)
+{
+	struct blk_thread *bt = opaque;
+	struct virtio_blk *b = bt->b;
+	bool poll = b->poll && b->io->polling(), work = false;
+
+	for (unsigned i = 0; i < b->nq; i++) {
+		struct blk_queue *q = &b->queues[i];
+		struct virtq *vq;
+
+		if (q->thread != bt->t)
+			continue;
+		atomic_store(&q->busy, true);
+		vq = atomic_load(&q->vq);
+		if (vq && !atomic_load(&q->stopping)) {
+			if (q->starved && q->nfree) {
+				q->starved = false;
+				work |= drain_queue(q, vq, poll);
+			} else if (poll && !q->starved) {
+				work |= drain_queue(q, vq, true);
+			}
+			if (atomic_exchange(&q->dirty, false)) {
+				virtq_flush(vq);
+				if (virtq_need_interrupt(vq))
+					virtio_pci_notify(b->t, i);
+				work = true;
+			}
+		}
+		atomic_store(&q->busy, false);
+	}
+	return work;
+}
+
+/* The poll window is over: kicks back on for every queue of this thread;
+ * requests that arrived meanwhile are started (and keep the thread up). */
+static bool blk_idle(void *opaque)
 {
 	struct blk_thread *bt = opaque;
 	struct virtio_blk *b = bt->b;
@@ -455,18 +499,9 @@ static bool blk_batch(void *opaque)
 			continue;
 		atomic_store(&q->busy, true);
 		vq = atomic_load(&q->vq);
-		if (vq && !atomic_load(&q->stopping)) {
-			if (q->starved && q->nfree) {
-				q->starved = false;
-				work |= drain_queue(q, vq);
-			}
-			if (atomic_exchange(&q->dirty, false)) {
-				virtq_flush(vq);
-				if (virtq_need_interrupt(vq))
-					virtio_pci_notify(b->t, i);
-				work = true;
-			}
-		}
+		if (vq && !atomic_load(&q->stopping) && !q->starved && !q->broken &&
+		    virtq_kick_enable_and_check(vq))
+			work |= drain_queue(q, vq, false);
 		atomic_store(&q->busy, false);
 	}
 	return work;
@@ -619,6 +654,7 @@ int virtio_blk_create(struct virtio_blk **out, struct vm *vm, struct pci_host *h
 		return err_set(ENOMEM, "virtio-blk");
 	b->disk = o->disk;
 	b->io = o->io ? o->io : &virtio_blk_io_default;
+	b->poll = o->poll;
 	b->nq = o->num_queues;
 	b->nthreads = o->nthreads < b->nq ? o->nthreads : b->nq;
 	b->queues = calloc(b->nq, sizeof(*b->queues));
@@ -651,6 +687,8 @@ int virtio_blk_create(struct virtio_blk **out, struct vm *vm, struct pci_host *h
 	for (unsigned i = 0; i < b->nthreads; i++) {
 		b->threads[i] = (struct blk_thread){ b, o->threads[i] };
 		r = b->io->add_batch_hook(o->threads[i], blk_batch, &b->threads[i]);
+		if (r >= 0 && o->poll)
+			r = b->io->add_idle_hook(o->threads[i], blk_idle, &b->threads[i]);
 		if (r < 0)
 			goto fail;
 	}

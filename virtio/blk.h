@@ -75,6 +75,8 @@ struct blk_io_ops {
 	void (*null_fill)(const struct iovec *iov, unsigned n);
 	int (*watch_eventfd)(struct iothread *t, int fd, struct io_op *op);
 	int (*add_batch_hook)(struct iothread *t, iothread_hook_fn fn, void *opaque);
+	int (*add_idle_hook)(struct iothread *t, iothread_hook_fn fn, void *opaque);
+	bool (*polling)(void);
 };
 
 /* disk_prep_* and iothread_* themselves. */
@@ -86,6 +88,8 @@ struct virtio_blk_opts {
 	unsigned nthreads;		/* >= 1 */
 	unsigned num_queues;		/* 1..VIRTIO_PCI_MAX_QUEUES */
 	unsigned queue_size;		/* power of two, <= VIRTQ_MAX_SIZE; 0: 256 */
+	bool poll;			/* the threads have poll_us: poll the avail
+					 * rings in their poll window, kicks off */
 	const struct blk_io_ops *io;	/* NULL: virtio_blk_io_default */
 };
 

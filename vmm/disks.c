@@ -90,7 +90,7 @@ int disks_create(struct vm *vm)
 				      &(struct virtio_blk_opts){
 					.disk = &d->disk, .threads = d->threads,
 					.nthreads = d->nthreads, .num_queues = queues_of(vm, o),
-					.queue_size = o->queue_size,
+					.queue_size = o->queue_size, .poll = o->poll_us > 0,
 				      });
 		if (r)
 			return err_prefix(r, "--disk %s", d->disk.path ? d->disk.path : "null");

@@ -38,6 +38,7 @@ struct iowatch {
 struct iohook {
 	iothread_hook_fn fn;
 	void *opaque;
+	bool idle;		/* an idle hook, not a batch hook */
 };
 
 struct iothread {
@@ -73,6 +74,8 @@ struct iothread {
  * itself, so there is no window where pthread_create has not yet stored
  * the id the thread would compare against. */
 static _Thread_local struct iothread *current_iothread;
+/* True on an I/O thread while it is inside its poll window. */
+static _Thread_local bool polling_now;
 
 static bool on_thread(struct iothread *t)
 {
@@ -201,7 +204,7 @@ int iothread_watch_eventfd(struct iothread *t, int fd, struct io_op *op)
 	return r ? err_set(-r, "%s: thread is not running", t->name) : c.ret;
 }
 
-static int hook_add(struct iothread *t, iothread_hook_fn fn, void *opaque)
+static int hook_add(struct iothread *t, iothread_hook_fn fn, void *opaque, bool idle)
 {
 	struct iohook *h = realloc(t->hooks, (t->nhooks + 1) * sizeof(*h));
 
@@ -209,6 +212,7 @@ static int hook_add(struct iothread *t, iothread_hook_fn fn, void *opaque)
 		return err_set(ENOMEM, "%s: out of memory", t->name);
 	h[t->nhooks].fn = fn;
 	h[t->nhooks].opaque = opaque;
+	h[t->nhooks].idle = idle;
 	t->hooks = h;
 	t->nhooks++;
 	return 0;
@@ -218,6 +222,7 @@ struct call_hook {
 	struct iothread *t;
 	iothread_hook_fn fn;
 	void *opaque;
+	bool idle;
 	int ret;
 };
 
@@ -225,18 +230,33 @@ static void call_hook_fn(void *opaque)
 {
 	struct call_hook *c = opaque;
 
-	c->ret = hook_add(c->t, c->fn, c->opaque);
+	c->ret = hook_add(c->t, c->fn, c->opaque, c->idle);
+}
+
+static int add_hook(struct iothread *t, iothread_hook_fn fn, void *opaque, bool idle)
+{
+	struct call_hook c = { t, fn, opaque, idle, 0 };
+	int r;
+
+	if (may_touch_ring(t))
+		return hook_add(t, fn, opaque, idle);
+	r = iothread_call(t, call_hook_fn, &c);
+	return r ? err_set(-r, "%s: thread is not running", t->name) : c.ret;
 }
 
 int iothread_add_batch_hook(struct iothread *t, iothread_hook_fn fn, void *opaque)
 {
-	struct call_hook c = { t, fn, opaque, 0 };
-	int r;
+	return add_hook(t, fn, opaque, false);
+}
 
-	if (may_touch_ring(t))
-		return hook_add(t, fn, opaque);
-	r = iothread_call(t, call_hook_fn, &c);
-	return r ? err_set(-r, "%s: thread is not running", t->name) : c.ret;
+int iothread_add_idle_hook(struct iothread *t, iothread_hook_fn fn, void *opaque)
+{
+	return add_hook(t, fn, opaque, true);
+}
+
+bool iothread_polling(void)
+{
+	return polling_now;
 }
 
 int iothread_call(struct iothread *t, void (*fn)(void *opaque), void *opaque)
@@ -311,13 +331,14 @@ static unsigned reap(struct iothread *t)
 	return n;
 }
 
-static bool run_hooks(struct iothread *t)
+static bool run_hooks(struct iothread *t, bool idle)
 {
 	bool work = false;
 	unsigned i;
 
 	for (i = 0; i < t->nhooks; i++)
-		work |= t->hooks[i].fn(t->hooks[i].opaque);
+		if (t->hooks[i].idle == idle)
+			work |= t->hooks[i].fn(t->hooks[i].opaque);
 	return work;
 }
 
@@ -336,6 +357,7 @@ static void poll_for_work(struct iothread *t)
 	uint64_t budget = (uint64_t)t->poll_us * 1000, deadline = now_ns() + budget;
 	struct io_uring_cqe *cqe;
 
+	polling_now = true;
 	while (!t->stopping) {
 		bool work = false;
 		uint64_t now;
@@ -346,13 +368,23 @@ static void poll_for_work(struct iothread *t)
 		 * (IORING_SQ_TASKRUN), so an idle round costs no syscall. */
 		if (io_uring_peek_cqe(&t->ring, &cqe) == 0 && reap(t))
 			work = true;
-		work |= run_hooks(t);
+		work |= run_hooks(t, false);
 		now = now_ns();
-		if (work)
+		if (work) {
 			deadline = now + budget;
-		else if (now >= deadline)
+			continue;
+		}
+		if (now < deadline)
+			continue;
+		/* The window is over: devices turn guest kicks back on. One
+		 * that finds work arrived meanwhile keeps us polling. */
+		polling_now = false;
+		if (!run_hooks(t, true))
 			break;
+		polling_now = true;
+		deadline = now_ns() + budget;
 	}
+	polling_now = false;
 }
 
 static void mark_dead(struct iothread *t)
@@ -394,7 +426,7 @@ static void *iothread_main(void *arg)
 			break;
 		}
 		reap(t);
-		run_hooks(t);
+		run_hooks(t, false);
 		if (t->poll_us)
 			poll_for_work(t);
 	}

@@ -63,6 +63,13 @@ int iothread_watch_eventfd(struct iothread *t, int fd, struct io_op *op);
  * any thread, like iothread_watch_eventfd. */
 typedef bool (*iothread_hook_fn)(void *opaque);
 int iothread_add_batch_hook(struct iothread *t, iothread_hook_fn fn, void *opaque);
+/* With poll_us: called once each time the poll window ends, before the
+ * thread sleeps. A device that kept guest kicks off while polling turns
+ * them back on here; it returns true if work arrived meanwhile, and the
+ * thread then polls on instead of sleeping. Never called without poll_us. */
+int iothread_add_idle_hook(struct iothread *t, iothread_hook_fn fn, void *opaque);
+/* True when called from a batch hook during the poll window. */
+bool iothread_polling(void);
 
 /* Run fn(opaque) on the I/O thread, between batches, and wait for it to
  * return: for device activation, reset and pause, which must not race the
