@@ -4,8 +4,9 @@
  *
  * Every CPU gets its own TSS (rsp0 for traps from ring 3, an IST stack for
  * double faults) and its own kernel and user stacks. Interrupts stay off
- * everywhere except in an idle AP's hlt, so the only interrupt that is ever
- * expected is the wake IPI.
+ * everywhere except in an idle AP's hlt and in ring-3 code that asked for
+ * them (SYS_IRQS, the virtio drivers): the wake IPI, device vectors (only
+ * counted, per CPU) and the spurious vector are all that may arrive.
  */
 #include "cpu.h"
 #include "console.h"
@@ -144,6 +145,14 @@ static long do_syscall(struct trap_frame *f)
 			return -1;
 		port_out(f->rdi, f->rsi, f->rdx);
 		return 0;
+	case SYS_IRQS:
+		/* Takes effect at the iretq back to ring 3, and lasts until
+		 * that run_user() ends (enter_user starts with IF clear). */
+		if (f->rdi)
+			f->rflags |= RFLAGS_IF;
+		else
+			f->rflags &= ~RFLAGS_IF;
+		return 0;
 	case SYS_HALT:
 		cpu_halt_forever();
 	case SYS_TRIPLE_FAULT: {
@@ -171,6 +180,15 @@ void trap(struct trap_frame *f)
 		lapic_eoi();
 		return;
 	}
+	if (f->vector >= VEC_DEV && f->vector < VEC_DEV + NR_DEV_VECS) {
+		struct percpu *pc = this_cpu();
+
+		pc->irqs[f->vector - VEC_DEV]++;
+		lapic_eoi();
+		return;
+	}
+	if (f->vector == VEC_SPURIOUS)	/* no EOI for a spurious interrupt */
+		return;
 	asm volatile("mov %%cr2, %0" : "=r"(cr2));
 	console_set_panic();
 	if (f->vector < 32 && exc_names[f->vector])

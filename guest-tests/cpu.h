@@ -24,7 +24,10 @@ struct percpu {
 	struct percpu *self;
 	unsigned index;
 	bool in_user;
+	volatile u32 irqs[NR_DEV_VECS];	/* device interrupts taken, by vector - VEC_DEV */
 };
+
+#define RFLAGS_IF	0x200
 
 struct trap_frame {
 	u64 r15, r14, r13, r12, r11, r10, r9, r8;
@@ -47,6 +50,19 @@ long user_call(long (*fn)(void *), void *arg);
 __attribute__((noreturn)) void guest_exit(unsigned status);
 /* Stop this CPU (ring 0 or 3). */
 __attribute__((noreturn)) void cpu_halt_forever(void);
+
+/* Device interrupts (vector VEC_DEV + i) CPU `cpu` has taken; any ring. */
+static inline u32 irq_count(unsigned cpu, unsigned i)
+{
+	return __atomic_load_n(&percpu[cpu].irqs[i], __ATOMIC_ACQUIRE);
+}
+
+/* From ring 3: let interrupts in (on) or keep them out (off) until this
+ * run_user() ends. */
+static inline void user_irqs(bool on)
+{
+	syscall3(SYS_IRQS, on, 0, 0);
+}
 
 /* Ring 0, interrupts off: sleep until an interrupt (the wake IPI) arrives. */
 static inline void cpu_idle_once(void)

@@ -33,6 +33,8 @@
 /* int 0x80: %rax = number, %rdi/%rsi/%rdx = arguments, result in %rax. */
 #define VEC_SYSCALL	0x80
 #define VEC_WAKE	0x40	/* IPI that wakes an idle AP */
+#define VEC_DEV		0x50	/* device interrupts (MSI-X), VEC_DEV + 0..NR_DEV_VECS-1: */
+#define NR_DEV_VECS	16	/* only counted, per CPU (cpu.h irq_count) */
 #define VEC_SPURIOUS	0xff
 #define SYS_EXIT_USER	0	/* leave ring 3: run_user() returns %rdi */
 #define SYS_WRITE	1	/* console: buf, len */
@@ -40,6 +42,7 @@
 #define SYS_OUT		3	/* port, size, value */
 #define SYS_HALT	4	/* stop this CPU for good */
 #define SYS_TRIPLE_FAULT 5	/* mode=triple: an empty IDT, then #UD */
+#define SYS_IRQS	6	/* 1: take interrupts in ring 3 (RFLAGS.IF), 0: not */
 
 /* struct percpu offsets the assembly uses. */
 #define PC_KRSP		0
@@ -150,7 +153,11 @@ static inline void outb(u16 p, u8 v) { port_out(p, 1, v); }
 static inline void outw(u16 p, u16 v) { port_out(p, 2, v); }
 static inline void outl(u16 p, u32 v) { port_out(p, 4, v); }
 
+static inline u8 mmio_read8(u64 addr) { return *(volatile u8 *)(uintptr_t)addr; }
+static inline u16 mmio_read16(u64 addr) { return *(volatile u16 *)(uintptr_t)addr; }
 static inline u32 mmio_read32(u64 addr) { return *(volatile u32 *)(uintptr_t)addr; }
+static inline void mmio_write8(u64 addr, u8 v) { *(volatile u8 *)(uintptr_t)addr = v; }
+static inline void mmio_write16(u64 addr, u16 v) { *(volatile u16 *)(uintptr_t)addr = v; }
 static inline void mmio_write32(u64 addr, u32 v) { *(volatile u32 *)(uintptr_t)addr = v; }
 
 /* Physical memory is identity mapped below MAPPED_LIMIT. */

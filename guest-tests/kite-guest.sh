@@ -6,7 +6,11 @@
 # Matrix: 1, 2 and 4 vCPUs x 64M, 512M, 3584M and 4608M (PVH); linux64 and
 # Multiboot entries (--boot given, and auto-detected where it is not); --hugepages 2M (pages reserved for the run, the old
 # count restored after); --numa-node 0; exit=poweroff, reset and reset-kbd
-# (kite status 0); a deliberate guest fault (kite status 3).
+# (kite status 0); a deliberate guest fault (kite status 3). With a virtio-blk
+# disk (--disk, an 8 MiB raw image made in BUILD/guest-tests/kite) the blk-*
+# cases: 1, 2 and 4 vCPUs, interrupts and polling, split and merged layouts,
+# EVENT_IDX and INDIRECT_DESC refused by the driver, cache=writeback, a
+# read-only disk, and malformed requests (hostile=1).
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -83,6 +87,7 @@ run_case() {
 	local name=$1 kernel=$2 cpus=$3 mem=$4 expect=$5 args=$6
 	shift 6
 	local log=$OUT/$name.log err=$OUT/$name.kite-out st got why opt
+	local -a extra=()
 	for opt in "$@"; do
 		if [ "$opt" = --hugepages ]; then
 			if ! hp_reserve $(($(mib "$mem") / 2 + 8)); then
@@ -118,7 +123,8 @@ run_case() {
 		why=$(grep -q 'triple fault' "$err" && grep -q 'rip=' "$err" ||
 			echo "kite did not report the triple fault with registers") ;;
 	*)
-		why=$(check_test_log "$log") || true
+		case " $args " in *" blk=1 "*) extra=("${BLK_CASES[@]}") ;; esac
+		why=$(check_test_log "$log" "${extra[@]}") || true
 		if [ -z "$why" ] && [ "$expect" = shutdown ] && ! grep -q '^exit: ' "$log"; then
 			why="status 0 but the guest did not say it powered off or reset"
 		fi ;;
@@ -156,6 +162,29 @@ run_case exit-reset-kbd       "$ELF" 1 64M   shutdown "mem=64M cpus=1 exit=reset
 run_case exit-poweroff-linux64 "$ELF" 1 64M  shutdown "mem=64M cpus=1 exit=poweroff" --boot linux64
 run_case fault                "$ELF" 1 64M   status:3 "mode=fault"
 run_case triple-fault         "$ELF" 1 64M   status:120 "mode=triple"
+
+# The test disk: a fresh 8 MiB raw image, so a full pass covers every sector.
+IMG=$OUT/blk.img
+rm -f "$IMG"
+truncate -s 8M "$IMG"
+
+# run_blk NAME CPUS ARGS [DISK OPTS [QUEUES]]: PVH, 64M, the disk as
+# QEMU's run of the same cases has it (two queues, a serial).
+run_blk() {
+	local name=$1 cpus=$2 args=$3 opts=${4:-} queues=${5:-2}
+	run_case "$name" "$ELF" "$cpus" 64M status:0 "cpus=$cpus blk=1 $args" \
+		--disk "path=$IMG,iface=blk,queues=$queues,serial=kite-test$opts"
+}
+run_blk blk-1cpu-irq             1 "blk_serial=kite-test"
+run_blk blk-2cpu-poll            2 "blk_serial=kite-test blk_wait=poll"
+run_blk blk-4cpu-irq-4q          4 "blk_serial=kite-test" "" 4
+run_blk blk-2cpu-irq-merged      2 "layout=merged"
+run_blk blk-1cpu-poll-merged     1 "layout=merged blk_wait=poll"
+run_blk blk-2cpu-irq-no-features 2 "event_idx=0 indirect=0"
+run_blk blk-2cpu-irq-writeback   2 "" ",cache=writeback"
+run_blk blk-2cpu-irq-readonly    2 "blk_ro=1 blk_serial=kite-test" ",readonly=on"
+run_blk blk-2cpu-irq-hostile     2 "hostile=1"
+run_blk blk-1cpu-poll-hostile-merged 1 "hostile=1 layout=merged blk_wait=poll"
 
 # SIGINT and SIGTERM stop a running VM cleanly with status 128 + signal.
 signal_case() {

@@ -5,6 +5,10 @@
 
 # The cases every mode=test run must PASS (the guest may add more).
 GUEST_CASES=(boot cmdline uart acpi pci cpus memmap)
+# ... and those of a run with a virtio-blk disk (blk=1), for the scripts.
+# shellcheck disable=SC2034
+BLK_CASES=(blk-rw blk-flush blk-discard blk-write-zeroes blk-get-id blk-readonly blk-range
+	blk-mq blk-indirect blk-event-idx blk-malformed)
 
 PASSED=0
 FAILED=0
@@ -24,10 +28,12 @@ kvm_unusable_reason() {
 	fi
 }
 
-# check_test_log LOG: every required case PASSed, nothing FAILed, summary says 0 failed.
+# check_test_log LOG [CASE...]: every required case (GUEST_CASES and the
+# CASEs given) PASSed, nothing FAILed, summary says 0 failed.
 # Prints the reason and returns 1 otherwise.
 check_test_log() {
 	local log=$1 c
+	shift
 	if ! grep -q '^kite test guest:' "$log"; then
 		echo "the guest printed nothing (no banner)"
 		return 1
@@ -40,7 +46,7 @@ check_test_log() {
 		grep '^FAIL' "$log" | head -3
 		return 1
 	fi
-	for c in "${GUEST_CASES[@]}"; do
+	for c in "${GUEST_CASES[@]}" "$@"; do
 		if ! grep -qx "PASS $c" "$log"; then
 			echo "no 'PASS $c' line"
 			return 1

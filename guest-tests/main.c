@@ -16,6 +16,10 @@
  *   expect_boot=pvh|linux64|multiboot
  *   expect_xsdt=0         acpi: accept an RSDP revision 0 with only an RSDT
  *   cmdline_crc=XXXXXXXX  last word: CRC-32 of the text before " cmdline_crc="
+ *   blk=1, blk_wait=irq|poll, event_idx=0|1, indirect=0|1, layout=split|merged,
+ *   blk_serial=S, blk_ro=1, hostile=1
+ *                         the virtio-blk cases (tests_blk.c), run when a
+ *                         virtio-blk device is found or blk=1 asks for one
  */
 #include "acpi.h"
 #include "bootinfo.h"

@@ -5,7 +5,10 @@
 #   usage: guest-tests/qemu-guest.sh [BUILD]
 # QEMU keeps the guest's drivers honest: nothing in the guest may depend on
 # kite-only facts. Uses KVM when /dev/kvm works, else TCG (slow, so the
-# matrix stays small). Multiboot: QEMU passes "<kernel path> <args>" as the
+# matrix stays small). With a virtio-blk disk (an 8 MiB raw image made in
+# BUILD/guest-tests/qemu) the blk-* cases run too: 1 and 2 CPUs, interrupts
+# and polling, split and merged layouts, EVENT_IDX and INDIRECT_DESC off on
+# either side, and a read-only drive. Multiboot: QEMU passes "<kernel path> <args>" as the
 # command line, so the CRC covers that. linux64: QEMU has no such protocol,
 # so build/guest/linux64-shim.elf (a Multiboot test aid) loads the guest and
 # enters it as kite's --boot linux64 does.
@@ -39,12 +42,15 @@ OUT=$BUILD/guest-tests/qemu
 mkdir -p "$OUT"
 echo "QEMU guest tests ($("$QEMU" --version | head -n1), -accel $ACCEL), logs in $OUT"
 
-# run_case NAME PROTO CPUS MEM EXPECT ARGS
+# run_case NAME PROTO CPUS MEM EXPECT ARGS [QEMU ARGS...]
 #   PROTO  pvh | multiboot | linux64
 #   EXPECT status:N (debug-exit value N) or shutdown (ACPI power-off/reset)
+#   ARGS with blk=1: the blk-* cases must PASS too
 run_case() {
 	local name=$1 proto=$2 cpus=$3 mem=$4 expect=$5 args=$6
 	local log=$OUT/$name.log err=$OUT/$name.qemu-err kernel prefix="" st got why
+	local -a extra=()
+	shift 6
 	local -a boot
 	case $proto in
 	pvh)       kernel=$BUILD/testguest.elf; boot=(-kernel "$kernel") ;;
@@ -57,7 +63,7 @@ run_case() {
 	set +e
 	timeout 120 "$QEMU" -machine q35 -accel "$ACCEL" -nodefaults -display none -no-reboot \
 		-smp "$cpus" -m "$mem" "${boot[@]}" -append "$args" \
-		-serial "file:$log" -device isa-debug-exit,iobase=0xf4,iosize=0x04 2>"$err"
+		-serial "file:$log" -device isa-debug-exit,iobase=0xf4,iosize=0x04 "$@" 2>"$err"
 	st=$?
 	set -e
 	# isa-debug-exit makes QEMU exit with (value << 1) | 1; 0 is a shutdown.
@@ -81,7 +87,8 @@ run_case() {
 	*mode=fault*)
 		why=$(grep -q '^FATAL: exception 14 (#PF)' "$log" || echo "no #PF report") ;;
 	*)
-		why=$(check_test_log "$log") || true
+		case " $args " in *" blk=1 "*) extra=("${BLK_CASES[@]}") ;; esac
+		why=$(check_test_log "$log" "${extra[@]}") || true
 		if [ -z "$why" ] && [ "$expect" = shutdown ] && ! grep -q '^exit: ' "$log"; then
 			why="shut down without saying how"
 		fi ;;
@@ -89,8 +96,22 @@ run_case() {
 	if [ -n "$why" ]; then
 		report "$name" FAIL "$why" "$log"
 	else
-		report "$name" OK "$proto, $cpus CPU, $mem, $expect"
+		report "$name" OK "$proto, $cpus CPU, $mem, $expect${extra[*]:+, blk-* cases}"
 	fi
+}
+
+# The test disk: a fresh 8 MiB raw image, so a full pass covers every sector.
+IMG=$OUT/blk.img
+rm -f "$IMG"
+truncate -s 8M "$IMG"
+
+# run_blk NAME CPUS ARGS [DRIVE OPTS [DEVICE OPTS]]: PVH, 64M, with the disk
+# as kite offers it: modern-only (device id 0x1042), two queues, a serial.
+run_blk() {
+	local name=$1 cpus=$2 args=$3 drive=${4:-} dev=${5:-}
+	run_case "$name" pvh "$cpus" 64M status:0 "$common cpus=$cpus blk=1 $args" \
+		-drive "file=$IMG,if=none,id=d0,format=raw,cache=writeback$drive" \
+		-device "virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,serial=kite-test$dev"
 }
 
 # RSDP revision 0 (RSDT only) is what QEMU's x86 firmware tables give.
@@ -106,5 +127,13 @@ run_case exit-reset-pvh           pvh       1 64M  shutdown "$common mem=64M cpu
 run_case exit-reset-kbd-multiboot multiboot 1 64M  shutdown "$common mem=64M cpus=1 exit=reset-kbd"
 run_case demo-pvh                 pvh       2 256M shutdown "mode=demo"
 run_case fault-pvh                pvh       1 64M  status:3 "mode=fault"
+run_blk blk-1cpu-irq              1 "blk_serial=kite-test"
+run_blk blk-2cpu-poll             2 "blk_serial=kite-test blk_wait=poll"
+run_blk blk-2cpu-irq-merged       2 "layout=merged"
+run_blk blk-1cpu-poll-merged      1 "layout=merged blk_wait=poll"
+run_blk blk-2cpu-irq-no-evidx-dev 2 "" "" ",event_idx=off"
+run_blk blk-1cpu-poll-no-indir-dev 1 "blk_wait=poll" "" ",indirect_desc=off"
+run_blk blk-2cpu-irq-no-features  2 "event_idx=0 indirect=0"
+run_blk blk-2cpu-irq-readonly     2 "blk_ro=1 blk_serial=kite-test" ",readonly=on"
 
 summary

@@ -14,9 +14,6 @@
 #include "smp.h"
 #include "time.h"
 
-#define WHY_LEN 160
-#define fail(...) do { snprintf(why, WHY_LEN, __VA_ARGS__); return false; } while (0)
-
 /* --- boot --- */
 
 static bool test_boot(char *why)
@@ -376,10 +373,7 @@ static bool test_memmap(char *why)
 
 /* --- runner --- */
 
-static const struct {
-	const char *name;
-	bool (*fn)(char *why);
-} cases[] = {
+static const struct test_case cases[] = {
 	{ "boot", test_boot },
 	{ "cmdline", test_cmdline },
 	{ "uart", test_uart },
@@ -389,21 +383,33 @@ static const struct {
 	{ "memmap", test_memmap },	/* last: it scribbles on free RAM */
 };
 
+static void run_case(const struct test_case *c, unsigned *passed, unsigned *failed)
+{
+	char why[WHY_LEN] = "";
+
+	if (c->fn(why)) {
+		printf("PASS %s\n", c->name);
+		(*passed)++;
+	} else {
+		printf("FAIL %s: %s\n", c->name, why);
+		(*failed)++;
+	}
+}
+
 unsigned tests_run(void)
 {
-	unsigned passed = 0, failed = 0;
+	unsigned passed = 0, failed = 0, nblk;
+	const struct test_case *blk;
 
-	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
-		char why[WHY_LEN] = "";
-
-		if (cases[i].fn(why)) {
-			printf("PASS %s\n", cases[i].name);
-			passed++;
-		} else {
-			printf("FAIL %s: %s\n", cases[i].name, why);
-			failed++;
-		}
-	}
+	for (unsigned i = 0; i + 1 < ARRAY_SIZE(cases); i++)
+		run_case(&cases[i], &passed, &failed);
+	/* Device cases before memmap, which scribbles on free RAM. */
+	blk = blk_cases(&nblk);
+	for (unsigned i = 0; i < nblk; i++)
+		run_case(&blk[i], &passed, &failed);
+	if (nblk)
+		blk_cases_end();
+	run_case(&cases[ARRAY_SIZE(cases) - 1], &passed, &failed);
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed;
 }
