@@ -3,10 +3,10 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := liburing libfdt libcap-ng libnuma libseccomp
+PKGS    := liburing libfdt libcap-ng libnuma libseccomp json-c
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -MMD -MP
-LDLIBS  += -luring -lfdt -lcap-ng -lnuma -lseccomp -lpthread
+LDLIBS  += -luring -lfdt -lcap-ng -lnuma -lseccomp -ljson-c -lpthread
 
 # Build flavours: `make asan` builds into build/asan with sanitizers.
 ifeq ($(SANITIZE),1)
@@ -60,11 +60,27 @@ test: all $(BUILD)/unit-tests
 linux-smoke: all
 	@bash guest-tests/linux-smoke.sh $(BUILD)
 
+# `make bench`: kite's virtio-blk beside QEMU's and host fio (tools/bench.sh);
+# options through BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick.
+bench: all
+	@bash tools/bench.sh --build $(BUILD) $(BENCH_ARGS)
+
 asan:
 	$(MAKE) SANITIZE=1 test
 
 clean:
 	rm -rf build
 
-.PHONY: all deps guest unit run test linux-smoke asan clean
+.PHONY: all deps guest unit run test linux-smoke bench asan clean
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# `make fuzz`: the libFuzzer harnesses in fuzz/ (clang, ASan, UBSan), each run
+# on its regression inputs, then for FUZZ_SECONDS (default 60) from its seeds.
+# `make fuzz-ci`: the same, never shorter than 60 s a harness.
+fuzz:
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk run
+
+fuzz-ci:
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk run FUZZ_MIN_SECONDS=60
+
+.PHONY: fuzz fuzz-ci

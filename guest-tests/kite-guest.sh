@@ -214,4 +214,38 @@ signal_case() {
 signal_case TERM 143
 signal_case INT 130
 
+# The control socket: info, pause, resume, stop through kite ctl.
+control_case() {
+	local log=$OUT/control.log sock=$OUT/control.sock pid st why=
+	rm -f "$log" "$sock"
+	"$KITE" run --kernel "$ELF" --cpus 2 --memory 64M --cmdline "mode=idle" \
+		--api-socket "$sock" --console "file=$log" >"$OUT/control.kite-out" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 600); do
+		grep -q '^idle:' "$log" 2>/dev/null && break
+		sleep 0.1
+	done
+	"$KITE" ctl "$sock" info | grep -q '^state: *running' || why="info: not running"
+	[ -z "$why" ] && { "$KITE" ctl "$sock" info --json | grep -q '"cpus":2' || why="info: cpus"; }
+	[ -z "$why" ] && { "$KITE" ctl "$sock" pause >/dev/null || why="pause failed"; }
+	[ -z "$why" ] && { "$KITE" ctl "$sock" info | grep -q '^state: *paused' || why="not paused"; }
+	[ -z "$why" ] && { "$KITE" ctl "$sock" resume >/dev/null || why="resume failed"; }
+	[ -z "$why" ] && { "$KITE" ctl "$sock" info | grep -q '^state: *running' || why="not resumed"; }
+	[ -z "$why" ] && { "$KITE" ctl "$sock" stop >/dev/null || why="stop failed"; }
+	set +e
+	timeout 10 tail --pid="$pid" -f /dev/null
+	kill "$pid" 2>/dev/null
+	wait "$pid"
+	st=$?
+	set -e
+	[ -z "$why" ] && [ "$st" != 0 ] && why="kite exited $st after stop"
+	[ -z "$why" ] && [ -e "$sock" ] && why="socket file left behind"
+	if [ -n "$why" ]; then
+		report control-socket FAIL "$why" "$log"
+	else
+		report control-socket OK "info, pause, resume, stop"
+	fi
+}
+control_case
+
 summary

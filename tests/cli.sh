@@ -36,7 +36,7 @@ expect help              0 'Usage: kite COMMAND'            -- --help
 expect version           0 '^kite [0-9]+\.[0-9]+'           -- --version
 expect run-help          0 'Exit status:'                   -- run --help
 expect run-help-statuses 0 '120 +the guest triple-faulted'  -- run --help
-expect no-command        2 'missing command \(expected run'  --
+expect no-command        2 'missing command \(expected run or ctl'  --
 expect bad-command       2 "unknown command 'fly'"          -- fly
 expect no-kernel         2 '--kernel PATH is required'      -- run
 expect missing-kernel    2 '--kernel /nonexistent: cannot read: No such file' -- run --kernel /nonexistent
@@ -62,6 +62,11 @@ if [ -f "$BUILD/testguest.elf" ]; then
 	expect disk-missing  1 "--disk path=/nonexistent.img: cannot open: No such file or directory" -- run --kernel "$BUILD/testguest.elf" --disk path=/nonexistent.img
 	expect disk-odd-size 1 "is not a multiple of 512"          -- run --kernel "$BUILD/testguest.elf" --disk "path=$tmp/odd.img"
 fi
+expect ctl-help          0 'Usage: kite ctl SOCKET COMMAND'   -- ctl --help
+expect ctl-no-args       2 'ctl: expected SOCKET COMMAND'     -- ctl
+expect ctl-bad-command   2 "ctl: unknown command 'fly'"       -- ctl "$tmp/sock" fly
+expect ctl-no-server     1 "cannot connect \(is kite running with --api-socket" -- ctl "$tmp/nosock" info
+expect bad-api-socket    2 "--api-socket ''"                  -- run --kernel "$tmp/text" --api-socket ""
 if [ -f "$BUILD/testguest-mb.elf" ]; then
 	expect pvh-on-multiboot 1 "cannot boot with pvh"        -- run --kernel "$BUILD/testguest-mb.elf" --boot pvh
 fi

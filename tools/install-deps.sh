@@ -15,6 +15,7 @@ have_pc libfdt     || [ -f /usr/include/libfdt.h ] || need+=(libfdt-dev)
 have_pc libcap-ng  || need+=(libcap-ng-dev)
 have_pc libseccomp || need+=(libseccomp-dev)
 have_pc check      || need+=(check)
+have_pc json-c     || need+=(libjson-c-dev)
 [ -f /usr/include/numa.h ] || need+=(libnuma-dev)
 # Tools the tests use: iasl checks kite's ACPI tables; cpio/zstd/xz unpack kernels.
 command -v iasl >/dev/null || need+=(acpica-tools)

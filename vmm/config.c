@@ -40,6 +40,8 @@ const char config_run_usage[] =
 "                       cache to none (O_DIRECT, page cache where refused)\n"
 "  --console stdio|file=PATH|none\n"
 "                       where COM1 goes (default stdio; on a terminal, Ctrl-A x quits)\n"
+"  --api-socket PATH    serve the control socket there (JSON, owner only;\n"
+"                       see kite ctl)\n"
 "  --verbose            say what kite does and what placement it got\n"
 "  --help               this text\n"
 "\n"
@@ -136,7 +138,7 @@ int parse_size(const char *s, uint64_t *out)
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGEPAGES,
-	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_DISK, OPT_VERBOSE, OPT_HELP,
+	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_DISK, OPT_API_SOCKET, OPT_VERBOSE, OPT_HELP,
 };
 
 static const struct option run_options[] = {
@@ -150,6 +152,7 @@ static const struct option run_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -237,6 +240,12 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 		if (!r)
 			cfg->ndisks++;
 		return r;
+	case OPT_API_SOCKET:
+		if (!*v || strlen(v) >= 108)
+			return err_set(EINVAL, "--api-socket '%s': expected a socket path of 1 to "
+				       "107 bytes", v);
+		cfg->api_socket = v;
+		return 0;
 	case OPT_VERBOSE:
 		cfg->verbose = true;
 		return 0;

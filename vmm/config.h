@@ -28,6 +28,7 @@ struct vm_config {
 	enum boot_proto boot;
 	struct disk_opts disks[KITE_MAX_DISKS];	/* --disk, in the order given */
 	unsigned ndisks;
+	const char *api_socket;		/* --api-socket PATH, or NULL */
 	bool verbose;
 	bool help;			/* --help given: print usage, run nothing */
 };

@@ -166,6 +166,20 @@ static void pin_to_node(struct vcpu *vcpu)
 	}
 }
 
+/* Wait outside KVM_RUN while the VM is paused (or until it stops). */
+static void park(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_req) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -180,9 +194,17 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
 	while (!atomic_load(&vcpu->vm->stopping)) {
+		if (atomic_load(&vcpu->vm->pause_req)) {
+			park(vcpu);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				/* A kick: clear it, then the loop re-reads the
+				 * flags the kicker set before kicking. */
+				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
+			}
 			err_sys(errno, "vCPU %u: KVM_RUN", vcpu->id);
 			fprintf(stderr, "kite: %s\n", err_msg());
 			vm_request_stop(vcpu->vm, KITE_EXIT_ERROR, "KVM_RUN failed");

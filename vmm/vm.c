@@ -17,6 +17,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
+#include "vmm/control.h"
 #include "vmm/disks.h"
 #include "vmm/err.h"
 #include "vmm/platform.h"
@@ -207,6 +208,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->mem.fd = -1;
 	vm->main_thread = pthread_self();
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 
@@ -266,6 +269,68 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	return 0;
 }
 
+int vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_req, true);
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < vm->ncpus && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (atomic_load(&vm->stopping))
+		return err_set(ESHUTDOWN, "the VM is stopping");
+	vm_log(vm, "paused");
+	return 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	if (atomic_load(&vm->stopping))
+		return err_set(ESHUTDOWN, "the VM is stopping");
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_req, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	vm_log(vm, "resumed");
+	return 0;
+}
+
+/* --- what the control socket may ask of the VM --- */
+
+static int ctl_info(void *opaque, struct json_object *out)
+{
+	struct vm *vm = opaque;
+	struct json_object *devs = json_object_new_array();
+
+	json_object_object_add(out, "state", json_object_new_string(
+		atomic_load(&vm->stopping) ? "stopping" :
+		atomic_load(&vm->pause_req) ? "paused" : "running"));
+	json_object_object_add(out, "pid", json_object_new_int(getpid()));
+	json_object_object_add(out, "cpus", json_object_new_int((int)vm->ncpus));
+	json_object_object_add(out, "memory", json_object_new_int64((int64_t)vm->mem.size));
+	json_object_object_add(out, "kernel", json_object_new_string(vm->cfg->kernel));
+	for (struct device *d = vm->devices; d; d = d->next)
+		json_object_array_add(devs, json_object_new_string(d->ops->name));
+	json_object_object_add(out, "devices", devs);
+	return 0;
+}
+
+static int ctl_pause(void *opaque) { return vm_pause(opaque); }
+static int ctl_resume(void *opaque) { return vm_resume(opaque); }
+
+static int ctl_stop(void *opaque)
+{
+	vm_request_stop(opaque, KITE_EXIT_OK, "stop requested on the control socket");
+	return 0;
+}
+
+static const struct control_ops vm_control_ops = {
+	.info = ctl_info, .pause = ctl_pause, .resume = ctl_resume, .stop = ctl_stop,
+};
+
 static void on_kick(int sig)
 {
 	(void)sig;	/* only there to interrupt KVM_RUN */
@@ -290,6 +355,8 @@ int vm_run(struct vm *vm)
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 
 	r = disks_start(vm);
+	if (!r && vm->cfg->api_socket)
+		r = control_start(&vm->control, vm->cfg->api_socket, &vm_control_ops, vm);
 	if (r) {
 		fprintf(stderr, "kite: %s\n", err_msg());
 		disks_stop(vm);
@@ -322,6 +389,8 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	vm_log(vm, "VM stopped: %s (exit status %d)", vm->stop_reason, vm->exit_status);
+	control_stop(vm->control);
+	vm->control = NULL;
 	disks_stop(vm);
 	platform_stop(vm);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -39,6 +39,7 @@ struct kvm_run;
 struct kvm_cpuid2;
 struct platform;
 struct vm_disk;
+struct control;
 
 struct vcpu {
 	struct vm *vm;
@@ -67,6 +68,12 @@ struct vm {
 	struct device *devices;		/* registration order */
 	struct device **devices_tail;
 	pthread_t main_thread;
+	/* Pause: vCPUs park outside KVM_RUN while pause_req is set. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_req;
+	unsigned parked;		/* vCPUs parked now (under pause_lock) */
+	struct control *control;	/* --api-socket */
 	atomic_bool stopping;
 	int exit_status;
 	char stop_reason[160];
@@ -81,6 +88,10 @@ int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 /* Add a device to the VM's list (it is reset, saved and freed with the VM). */
 void vm_add_device(struct vm *vm, struct device *dev);
+/* Park every vCPU outside KVM_RUN (returns when all are parked), and let
+ * them run again. Both are idempotent; 0 or -errno. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
 /* Log a message when --verbose is on. */
 void vm_log(const struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

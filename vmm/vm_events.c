@@ -36,6 +36,10 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
 		vm->exit_status = status;
 		snprintf(vm->stop_reason, sizeof(vm->stop_reason), "%s", why);
 		atomic_store(&vm->stopping, true);
+		/* Parked vCPUs wake up to see it. */
+		pthread_mutex_lock(&vm->pause_lock);
+		pthread_cond_broadcast(&vm->pause_cond);
+		pthread_mutex_unlock(&vm->pause_lock);
 		for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
 			vcpu_kick(&vm->vcpus[i]);
 		pthread_kill(vm->main_thread, VM_STOP_SIGNAL);
