@@ -62,6 +62,11 @@ if [ -f "$BUILD/testguest.elf" ]; then
 	expect disk-missing  1 "--disk path=/nonexistent.img: cannot open: No such file or directory" -- run --kernel "$BUILD/testguest.elf" --disk path=/nonexistent.img
 	expect disk-odd-size 1 "is not a multiple of 512"          -- run --kernel "$BUILD/testguest.elf" --disk "path=$tmp/odd.img"
 fi
+expect net-bad-mac       2 "--net mac=01:00:00:00:00:01: a multicast address" -- run --kernel "$tmp/text" --net tap=kt0,mac=01:00:00:00:00:01
+expect net-bad-key       2 "--net"                            -- run --kernel "$tmp/text" --net tap=kt0,speed=10G
+if [ -f "$BUILD/testguest.elf" ]; then
+	expect net-bad-fd    1 "--net fd=99: not an open file descriptor" -- run --kernel "$BUILD/testguest.elf" --net fd=99
+fi
 expect ctl-help          0 'Usage: kite ctl SOCKET COMMAND'   -- ctl --help
 expect ctl-no-args       2 'ctl: expected SOCKET COMMAND'     -- ctl
 expect ctl-bad-command   2 "ctl: unknown command 'fly'"       -- ctl "$tmp/sock" fly

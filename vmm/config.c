@@ -38,6 +38,13 @@ const char config_run_usage[] =
 "                       backend of SIZE that completes at once (reads are zeros);\n"
 "                       queues default to one per vCPU, queue_size to 256,\n"
 "                       cache to none (O_DIRECT, page cache where refused)\n"
+"  --net tap=NAME[,mac=MAC][,queues=N][,queue_size=N]\n"
+"  --net fd=N[,fd=M...][,mac=MAC]\n"
+"                       a virtio-net NIC (repeatable, up to 8) on a tap: NAME is\n"
+"                       opened, or created and removed again at exit; or tap fds\n"
+"                       an orchestrator opened, one per queue pair. Queue pairs\n"
+"                       default to one per vCPU; the MAC to one derived from the\n"
+"                       tap name (locally administered, stable across boots)\n"
 "  --console stdio|file=PATH|none\n"
 "                       where COM1 goes (default stdio; on a terminal, Ctrl-A x quits)\n"
 "  --api-socket PATH    serve the control socket there (JSON, owner only;\n"
@@ -138,7 +145,7 @@ int parse_size(const char *s, uint64_t *out)
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGEPAGES,
-	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_DISK, OPT_API_SOCKET, OPT_VERBOSE, OPT_HELP,
+	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_DISK, OPT_NET, OPT_API_SOCKET, OPT_VERBOSE, OPT_HELP,
 };
 
 static const struct option run_options[] = {
@@ -152,6 +159,7 @@ static const struct option run_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "boot", required_argument, NULL, OPT_BOOT },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -240,6 +248,13 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 		if (!r)
 			cfg->ndisks++;
 		return r;
+	case OPT_NET:
+		if (cfg->nnets == KITE_MAX_NETS)
+			return err_set(E2BIG, "--net %s: at most %d NICs", v, KITE_MAX_NETS);
+		r = net_opts_parse(v, &cfg->nets[cfg->nnets]);
+		if (!r)
+			cfg->nnets++;
+		return r;
 	case OPT_API_SOCKET:
 		if (!*v || strlen(v) >= 108)
 			return err_set(EINVAL, "--api-socket '%s': expected a socket path of 1 to "
@@ -260,7 +275,9 @@ void config_free(struct vm_config *cfg)
 {
 	for (unsigned i = 0; i < cfg->ndisks; i++)
 		disk_opts_free(&cfg->disks[i]);
-	cfg->ndisks = 0;
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		net_opts_free(&cfg->nets[i]);
+	cfg->ndisks = cfg->nnets = 0;
 }
 
 int config_parse(struct vm_config *cfg, int argc, char **argv)

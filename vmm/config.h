@@ -8,6 +8,7 @@
 
 #include "arch/x86/boot.h"
 #include "virtio/disk.h"
+#include "virtio/net.h"
 #include "vmm/console.h"
 
 #define KITE_MAX_CPUS		254	/* xAPIC ids 0..253; 255 is broadcast */
@@ -15,6 +16,7 @@
 #define KITE_MAX_MEMORY		(1ULL << 40)
 #define KITE_DEFAULT_MEMORY	(256ULL << 20)
 #define KITE_MAX_DISKS		16
+#define KITE_MAX_NETS		8
 
 struct vm_config {
 	const char *kernel;
@@ -28,6 +30,8 @@ struct vm_config {
 	enum boot_proto boot;
 	struct disk_opts disks[KITE_MAX_DISKS];	/* --disk, in the order given */
 	unsigned ndisks;
+	struct net_opts nets[KITE_MAX_NETS];	/* --net, in the order given */
+	unsigned nnets;
 	const char *api_socket;		/* --api-socket PATH, or NULL */
 	bool verbose;
 	bool help;			/* --help given: print usage, run nothing */

@@ -15,8 +15,7 @@
 struct vm_disk {
 	struct disk disk;
 	bool opened;
-	unsigned nthreads;
-	struct iothread **threads;
+	struct iothread_group io;
 };
 
 /* What --disk left to defaults, resolved against the VM. */
@@ -68,28 +67,18 @@ int disks_create(struct vm *vm)
 		const struct disk_opts *o = &cfg->disks[i];
 		struct vm_disk *d = &vm->disks[i];
 		struct virtio_blk *blk;
+		char prefix[16];
 		int r;
 
-		d->nthreads = threads_of(vm, o);
-		d->threads = calloc(d->nthreads, sizeof(*d->threads));
-		if (!d->threads)
-			return err_set(ENOMEM, "out of memory");
-		for (unsigned t = 0; t < d->nthreads; t++) {
-			char name[32];	/* the thread name keeps the first 15 */
-			struct iothread_opts io = {
-				.name = name, .entries = 0, .numa_node = cfg->numa_node,
-				.poll_us = o->poll_us,
-			};
-
-			snprintf(name, sizeof(name), "kite-io%u.%u", i, t);
-			r = iothread_create(&d->threads[t], &io);
-			if (r)
-				return err_prefix(r, "--disk %s", d->disk.path ? d->disk.path : "null");
-		}
+		snprintf(prefix, sizeof(prefix), "kite-blk%u", i);
+		r = iothread_group_create(&d->io, threads_of(vm, o), prefix, cfg->numa_node,
+					  o->poll_us);
+		if (r)
+			return err_prefix(r, "--disk %s", d->disk.path ? d->disk.path : "null");
 		r = virtio_blk_create(&blk, vm, platform_pci(vm), &vm->irq, &vm->mem,
 				      &(struct virtio_blk_opts){
-					.disk = &d->disk, .threads = d->threads,
-					.nthreads = d->nthreads, .num_queues = queues_of(vm, o),
+					.disk = &d->disk, .threads = d->io.threads,
+					.nthreads = d->io.n, .num_queues = queues_of(vm, o),
 					.queue_size = o->queue_size, .poll = o->poll_us > 0,
 				      });
 		if (r)
@@ -99,7 +88,7 @@ int disks_create(struct vm *vm)
 		       d->disk.path ? d->disk.path : "null",
 		       (unsigned long long)(d->disk.size >> 20),
 		       d->disk.direct ? "O_DIRECT" : "page cache",
-		       d->disk.readonly ? ", read-only" : "", queues_of(vm, o), d->nthreads);
+		       d->disk.readonly ? ", read-only" : "", queues_of(vm, o), d->io.n);
 	}
 	return 0;
 }
@@ -107,12 +96,10 @@ int disks_create(struct vm *vm)
 int disks_start(struct vm *vm)
 {
 	for (unsigned i = 0; vm->disks && i < vm->cfg->ndisks; i++) {
-		for (unsigned t = 0; t < vm->disks[i].nthreads; t++) {
-			int r = iothread_start(vm->disks[i].threads[t]);
+		int r = iothread_group_start(&vm->disks[i].io);
 
-			if (r)
-				return r;
-		}
+		if (r)
+			return r;
 	}
 	return 0;
 }
@@ -120,9 +107,7 @@ int disks_start(struct vm *vm)
 void disks_stop(struct vm *vm)
 {
 	for (unsigned i = 0; vm->disks && i < vm->cfg->ndisks; i++)
-		for (unsigned t = 0; t < vm->disks[i].nthreads; t++)
-			if (vm->disks[i].threads[t])
-				iothread_stop(vm->disks[i].threads[t]);
+		iothread_group_stop(&vm->disks[i].io);
 }
 
 void disks_close(struct vm *vm)
@@ -130,9 +115,7 @@ void disks_close(struct vm *vm)
 	for (unsigned i = 0; vm->disks && i < vm->cfg->ndisks; i++) {
 		struct vm_disk *d = &vm->disks[i];
 
-		for (unsigned t = 0; t < d->nthreads; t++)
-			iothread_destroy(d->threads[t]);
-		free(d->threads);
+		iothread_group_destroy(&d->io);
 		if (d->opened)
 			disk_close(&d->disk);
 	}

@@ -592,3 +592,52 @@ void iothread_destroy(struct iothread *t)
 	io_uring_queue_exit(&t->ring);
 	iothread_free(t);
 }
+
+int iothread_group_create(struct iothread_group *g, unsigned n, const char *prefix,
+			  int numa_node, unsigned poll_us)
+{
+	g->n = 0;
+	g->threads = calloc(n, sizeof(*g->threads));
+	if (!g->threads)
+		return err_set(ENOMEM, "out of memory");
+	for (unsigned i = 0; i < n; i++) {
+		char name[40];
+		struct iothread_opts o = {
+			.name = name, .numa_node = numa_node, .poll_us = poll_us,
+		};
+		int r;
+
+		snprintf(name, sizeof(name), "%s.%u", prefix, i);
+		r = iothread_create(&g->threads[i], &o);
+		if (r)
+			return r;
+		g->n++;
+	}
+	return 0;
+}
+
+int iothread_group_start(struct iothread_group *g)
+{
+	for (unsigned i = 0; i < g->n; i++) {
+		int r = iothread_start(g->threads[i]);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+void iothread_group_stop(struct iothread_group *g)
+{
+	for (unsigned i = 0; i < g->n; i++)
+		iothread_stop(g->threads[i]);
+}
+
+void iothread_group_destroy(struct iothread_group *g)
+{
+	for (unsigned i = 0; i < g->n; i++)
+		iothread_destroy(g->threads[i]);
+	free(g->threads);
+	g->threads = NULL;
+	g->n = 0;
+}

@@ -84,4 +84,18 @@ void iothread_stop(struct iothread *t);
 /* Stops the thread if running; exiting the ring cancels what is in flight. */
 void iothread_destroy(struct iothread *t);
 
+/* The I/O threads of one device: created, started, stopped and destroyed
+ * together. Threads are named "PREFIX.N" (the kernel keeps 15 bytes). */
+struct iothread_group {
+	struct iothread **threads;
+	unsigned n;
+};
+
+int iothread_group_create(struct iothread_group *g, unsigned n, const char *prefix,
+			  int numa_node, unsigned poll_us);
+int iothread_group_start(struct iothread_group *g);
+/* Idempotent; call before freeing the device the threads serve. */
+void iothread_group_stop(struct iothread_group *g);
+void iothread_group_destroy(struct iothread_group *g);
+
 #endif

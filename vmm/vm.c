@@ -19,6 +19,7 @@
 #include "arch/x86/layout.h"
 #include "vmm/control.h"
 #include "vmm/disks.h"
+#include "vmm/nets.h"
 #include "vmm/err.h"
 #include "vmm/platform.h"
 #include "vmm/vcpu.h"
@@ -224,6 +225,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!r)
 		r = disks_open(vm);
 	if (!r)
+		r = nets_open(vm);
+	if (!r)
 		r = open_kvm(vm);
 	if (!r)
 		r = x86_vm_init(vm);
@@ -239,6 +242,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		r = platform_create(vm);
 	if (!r)
 		r = disks_create(vm);
+	if (!r)
+		r = nets_create(vm);
 	if (!r)
 		r = load_kernel(vm, cfg, &kernel, &initrd, proto, &entry);
 	unmap_file(&kernel);
@@ -355,11 +360,14 @@ int vm_run(struct vm *vm)
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 
 	r = disks_start(vm);
+	if (!r)
+		r = nets_start(vm);
 	if (!r && vm->cfg->api_socket)
 		r = control_start(&vm->control, vm->cfg->api_socket, &vm_control_ops, vm);
 	if (r) {
 		fprintf(stderr, "kite: %s\n", err_msg());
 		disks_stop(vm);
+		nets_stop(vm);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return KITE_EXIT_ERROR;
 	}
@@ -392,6 +400,7 @@ int vm_run(struct vm *vm)
 	control_stop(vm->control);
 	vm->control = NULL;
 	disks_stop(vm);
+	nets_stop(vm);
 	platform_stop(vm);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return vm->exit_status;
@@ -404,6 +413,7 @@ void vm_destroy(struct vm *vm)
 	/* I/O threads stop before the devices they serve are freed, and
 	 * the images close after. */
 	disks_stop(vm);
+	nets_stop(vm);
 	for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -415,6 +425,7 @@ void vm_destroy(struct vm *vm)
 	}
 	vm->devices = NULL;
 	disks_close(vm);
+	nets_close(vm);
 	platform_destroy(vm);
 	if (vm->irq_ok)
 		irq_router_destroy(&vm->irq);

@@ -39,6 +39,7 @@ struct kvm_run;
 struct kvm_cpuid2;
 struct platform;
 struct vm_disk;
+struct vm_net;
 struct control;
 
 struct vcpu {
@@ -65,6 +66,7 @@ struct vm {
 	bool irq_ok;
 	struct platform *platform;	/* the fixed devices (vmm/platform.c) */
 	struct vm_disk *disks;		/* --disk, one per cfg->disks (vmm/disks.c) */
+	struct vm_net *nets;		/* --net, one per cfg->nets (vmm/nets.c) */
 	struct device *devices;		/* registration order */
 	struct device **devices_tail;
 	pthread_t main_thread;
