@@ -248,4 +248,37 @@ control_case() {
 }
 control_case
 
+# A running kite holds no capability and has no_new_privs; with --user it
+# runs as that user. (Its console file is opened after the drop.)
+privileges_case() {
+	local name=$1 want_uid=$2; shift 2
+	local log=$OUT/$name.log pid why= caps nnp uid
+	rm -f "$log"
+	: >"$log"
+	chmod 666 "$log"
+	"$KITE" run --kernel "$ELF" --memory 64M --cmdline "mode=idle" \
+		--console "file=$log" "$@" >"$OUT/$name.kite-out" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 600); do
+		grep -q '^idle:' "$log" 2>/dev/null && break
+		sleep 0.1
+	done
+	caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+	nnp=$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+	uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	grep -q '^idle:' "$log" || why="the guest never reached idle"
+	[ -z "$why" ] && [ "$caps" != 0000000000000000 ] && why="CapEff is $caps"
+	[ -z "$why" ] && [ "$nnp" != 1 ] && why="NoNewPrivs is $nnp"
+	[ -z "$why" ] && [ "$uid" != "$want_uid" ] && why="uid is $uid, expected $want_uid"
+	if [ -n "$why" ]; then
+		report "$name" FAIL "$why" "$log"
+	else
+		report "$name" OK "CapEff 0, NoNewPrivs 1, uid $uid"
+	fi
+}
+privileges_case privileges-root "$(id -u)"
+privileges_case privileges-user 65534 --user 65534:65534
+
 summary

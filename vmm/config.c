@@ -49,6 +49,10 @@ const char config_run_usage[] =
 "                       where COM1 goes (default stdio; on a terminal, Ctrl-A x quits)\n"
 "  --api-socket PATH    serve the control socket there (JSON, owner only;\n"
 "                       see kite ctl)\n"
+"  --user USER[:GROUP]  after set-up, run as this user (kite always drops\n"
+"                       every capability and sets no_new_privs once KVM,\n"
+"                       memory, images and taps are open; the console file\n"
+"                       and the API socket are opened after that)\n"
 "  --verbose            say what kite does and what placement it got\n"
 "  --help               this text\n"
 "\n"
@@ -145,7 +149,7 @@ int parse_size(const char *s, uint64_t *out)
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGEPAGES,
-	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_DISK, OPT_NET, OPT_API_SOCKET, OPT_VERBOSE, OPT_HELP,
+	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_DISK, OPT_NET, OPT_API_SOCKET, OPT_USER, OPT_VERBOSE, OPT_HELP,
 };
 
 static const struct option run_options[] = {
@@ -161,6 +165,7 @@ static const struct option run_options[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -261,6 +266,8 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 				       "107 bytes", v);
 		cfg->api_socket = v;
 		return 0;
+	case OPT_USER:
+		return sandbox_parse_user(v, &cfg->sandbox);
 	case OPT_VERBOSE:
 		cfg->verbose = true;
 		return 0;

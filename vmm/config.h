@@ -10,6 +10,7 @@
 #include "virtio/disk.h"
 #include "virtio/net.h"
 #include "vmm/console.h"
+#include "vmm/sandbox.h"
 
 #define KITE_MAX_CPUS		254	/* xAPIC ids 0..253; 255 is broadcast */
 #define KITE_MIN_MEMORY		(16ULL << 20)
@@ -33,6 +34,7 @@ struct vm_config {
 	struct net_opts nets[KITE_MAX_NETS];	/* --net, in the order given */
 	unsigned nnets;
 	const char *api_socket;		/* --api-socket PATH, or NULL */
+	struct sandbox_opts sandbox;	/* --user */
 	bool verbose;
 	bool help;			/* --help given: print usage, run nothing */
 };

@@ -20,6 +20,7 @@
 #include "vmm/control.h"
 #include "vmm/disks.h"
 #include "vmm/nets.h"
+#include "vmm/sandbox.h"
 #include "vmm/err.h"
 #include "vmm/platform.h"
 #include "vmm/vcpu.h"
@@ -238,6 +239,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	}
 	if (!r)
 		r = map_memory(vm, cfg);
+	/* Everything that needs privilege is open: give it up, before any
+	 * thread exists (capabilities are per thread). */
+	if (!r)
+		r = sandbox_enter(&cfg->sandbox);
+	if (!r && cfg->verbose) {
+		char what[256];
+
+		sandbox_describe(what, sizeof(what));
+		vm_log(vm, "%s", what);
+	}
 	if (!r)
 		r = platform_create(vm);
 	if (!r)
