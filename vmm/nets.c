@@ -69,7 +69,7 @@ int nets_create(struct vm *vm)
 		struct virtio_net *dev;
 		unsigned nthreads = cpus > 0 && (unsigned long)cpus < n->pairs ? (unsigned)cpus
 									      : n->pairs;
-		char prefix[16];
+		char prefix[24];
 		int r;
 
 		snprintf(prefix, sizeof(prefix), "kite-net%u", i);

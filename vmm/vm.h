@@ -38,7 +38,7 @@ enum kite_exit {
 struct kvm_run;
 struct kvm_cpuid2;
 struct platform;
-struct vm_disk;
+struct vm_disks;
 struct vm_net;
 struct control;
 
@@ -65,7 +65,7 @@ struct vm {
 	struct irq_router irq;		/* GSI routes: legacy pins, then MSIs */
 	bool irq_ok;
 	struct platform *platform;	/* the fixed devices (vmm/platform.c) */
-	struct vm_disk *disks;		/* --disk, one per cfg->disks (vmm/disks.c) */
+	struct vm_disks *disks;		/* --disk (vmm/disks.c) */
 	struct vm_net *nets;		/* --net, one per cfg->nets (vmm/nets.c) */
 	struct device *devices;		/* registration order */
 	struct device **devices_tail;
