@@ -34,6 +34,15 @@ bool cmdline_is(const char *key, const char *value)
 	return cmdline_get(key, v, sizeof(v)) && !strcmp(v, value);
 }
 
+bool cmdline_flag(const char *key, bool dflt)
+{
+	char v[8];
+
+	if (!cmdline_get(key, v, sizeof(v)))
+		return dflt;
+	return strcmp(v, "0") && strcmp(v, "off") && strcmp(v, "no");
+}
+
 bool parse_uint(const char *s, unsigned base, u64 *out)
 {
 	u64 v = 0;

@@ -9,6 +9,8 @@
 bool cmdline_get(const char *key, char *val, size_t len);
 /* Is `key=value` on the command line (last occurrence wins)? */
 bool cmdline_is(const char *key, const char *value);
+/* A switch: false for key=0|off|no, true for any other value, dflt if absent. */
+bool cmdline_flag(const char *key, bool dflt);
 /* Parse a byte count with an optional K/M/G suffix (powers of 1024). */
 bool parse_size(const char *s, u64 *out);
 /* Parse an unsigned decimal, or hexadecimal with base 16. */

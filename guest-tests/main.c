@@ -9,6 +9,11 @@
  *                         until stopped from outside (idle), or
  *                         fault on purpose from ring 3 (checks the exception
  *                         report and exit status 3)
+ *   mode=bench|blk-writer|blk-verify
+ *                         disk benchmark (bench.c: bench_rw, bench_qd,
+ *                         bench_queues, bench_secs, bench_iface); the two
+ *                         halves of the data-safety test (blk_safety.c:
+ *                         blk_run, writer_qd, durable)
  *   exit=debug|poweroff|reset|reset-kbd
  *                         how to end (test default: debug, demo default: poweroff)
  *   mem=SIZE              memmap: expected RAM (bytes, K/M/G suffix)
@@ -26,6 +31,7 @@
 #include "cmdline.h"
 #include "console.h"
 #include "cpu.h"
+#include "modes.h"
 #include "pci.h"
 #include "power.h"
 #include "smp.h"
@@ -84,6 +90,7 @@ static void demo(void)
 	}
 	printf("tsc: %lu MHz (%s)\n", tsc_hz / 1000000,
 	       tsc_calibrated ? "measured against the ACPI PM timer" : "guessed: no PM timer");
+	demo_disk();
 }
 
 /* Ring 3 from here on; ring 0 only serves syscalls and traps. */
@@ -117,6 +124,14 @@ static long guest_main(void *unused)
 	}
 	if (!strcmp(mode, "test"))
 		guest_finish(exit, tests_run() ? 1 : 0);
+	if (!strcmp(mode, "bench"))
+		guest_finish(exit, bench_run() ? 0 : 1);
+	if (!strcmp(mode, "blk-writer")) {
+		blk_writer();		/* returns only on failure */
+		guest_finish(exit, 1);
+	}
+	if (!strcmp(mode, "blk-verify"))
+		guest_finish(exit, blk_verify() ? 0 : 1);
 	if (!strcmp(mode, "fault")) {
 		printf("fault: reading 0x%lx (not mapped) from ring 3\n", MAPPED_LIMIT);
 		(void)*(volatile u64 *)phys(MAPPED_LIMIT);
@@ -130,7 +145,8 @@ static long guest_main(void *unused)
 		printf("triple: empty IDT, then #UD in ring 0\n");
 		syscall3(SYS_TRIPLE_FAULT, 0, 0, 0);
 	}
-	printf("FAIL mode: unknown mode=%s (test, demo, fault, triple, idle)\n", mode);
+	printf("FAIL mode: unknown mode=%s (test, demo, fault, triple, idle, bench, blk-writer, "
+	       "blk-verify)\n", mode);
 	guest_finish(EXIT_DEBUG, 1);
 }
 

@@ -109,6 +109,12 @@ truncate -s 8M "$IMG"
 # as kite offers it: modern-only (device id 0x1042), two queues, a serial.
 run_blk() {
 	local name=$1 cpus=$2 args=$3 drive=${4:-} dev=${5:-}
+	# TCG with one vCPU drops the guest's memory barriers (nothing to order
+	# against), and with an iothread that loses an interrupt now and then:
+	# a QEMU artefact, not the driver's. Interrupt runs get two vCPUs there.
+	if [ "$ACCEL" = tcg ] && [ "$cpus" = 1 ] && [[ " $args " != *" blk_wait=poll "* ]]; then
+		cpus=2
+	fi
 	run_case "$name" pvh "$cpus" 64M status:0 "$common cpus=$cpus blk=1 $args" \
 		-drive "file=$IMG,if=none,id=d0,format=raw,cache=writeback$drive" \
 		-device "virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,serial=kite-test$dev"

@@ -94,20 +94,11 @@ static bool all_zero(const void *buf, u32 len)
 
 /* ---- set-up ---- */
 
-static bool key_on(const char *key, bool dflt)
-{
-	char v[8];
-
-	if (!cmdline_get(key, v, sizeof(v)))
-		return dflt;
-	return strcmp(v, "0") && strcmp(v, "off") && strcmp(v, "no");
-}
-
 static void parse_opts(void)
 {
 	opts.irq = !cmdline_is("blk_wait", "poll");
-	opts.event_idx = key_on("event_idx", true);
-	opts.indirect = key_on("indirect", true);
+	opts.event_idx = cmdline_flag("event_idx", true);
+	opts.indirect = cmdline_flag("indirect", true);
 	opts.merged = cmdline_is("layout", "merged");
 }
 

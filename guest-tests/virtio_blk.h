@@ -94,6 +94,7 @@ struct blk_io {
 	u32 writable;		/* bytes the device may write (used len bound) */
 	u32 used_len;
 	bool done;
+	void *ctx;		/* the caller's; the driver never touches it */
 };
 
 #define BLK_IO_INDIRECT	1	/* submit through an indirect table */

@@ -44,6 +44,7 @@ run "kite command line" bash tests/cli.sh "$BUILD"
 run "ACPI tables through iasl" bash tests/acpi-iasl.sh "$BUILD"
 run "test guest under QEMU" bash guest-tests/qemu-guest.sh "$BUILD"
 run "test guest under kite" bash guest-tests/kite-guest.sh "$BUILD"
+run "virtio-blk data safety across SIGKILL" bash guest-tests/blk-data-safety.sh "$BUILD"
 
 echo "==="
 for b in "${broken[@]}"; do echo "FAILED: $b"; done

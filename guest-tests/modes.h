@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The modes beyond test and demo (main.c dispatches), one file each. */
+#ifndef GUEST_MODES_H
+#define GUEST_MODES_H
+
+#include "guest.h"
+
+/* bench.c, mode=bench: prints the BENCH line; false (after a FAIL line) if
+ * the run could not be done. */
+bool bench_run(void);
+
+/* blk_safety.c, mode=blk-writer: returns only on failure (after a FAIL
+ * line); otherwise writes until the VMM is killed. */
+void blk_writer(void);
+/* blk_safety.c, mode=blk-verify: false (after a FAIL line) if any block is
+ * not what blk-writer left. */
+bool blk_verify(void);
+
+/* demo_disk.c: the disk part of mode=demo. */
+void demo_disk(void);
+
+#endif
