@@ -180,6 +180,31 @@ START_TEST(pipelined_and_oversized)
 }
 END_TEST
 
+/* A client that sends many requests before reading gets every answer,
+ * whole and in order, however full its socket gets. */
+START_TEST(burst_answered_in_full)
+{
+	/* Enough answers (~80 bytes each) to fill any socket buffer. */
+	enum { N = 6000 };
+	static char req[N * 17 + 2 * N], out[N * 200];
+	size_t len = 0, got;
+	unsigned lines = 0, errors = 0;
+	char *p;
+
+	for (unsigned i = 0; i < N; i++)
+		len += (size_t)sprintf(req + len, i % 2 ? "x\n" : "{\"cmd\":\"pause\"}\n");
+	got = raw(req, len, out, sizeof(out));
+	for (size_t i = 0; i < got; i++)
+		lines += out[i] == '\n';
+	for (p = out; (p = strstr(p, "not a JSON object")); p++)
+		errors++;
+	ck_assert_uint_eq(lines, N);
+	ck_assert_uint_eq(errors, N / 2);
+	ck_assert_int_eq(pauses, N / 2);
+	ck_assert_ptr_null(strstr(out, "}{"));	/* no answer cut into another */
+}
+END_TEST
+
 START_TEST(other_users_refused)
 {
 	pid_t pid;
@@ -262,6 +287,7 @@ Suite *control_suite(void)
 	tcase_add_loop_test(tc, errors_are_json, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, failure_carries_the_reason);
 	tcase_add_test(tc, pipelined_and_oversized);
+	tcase_add_test(tc, burst_answered_in_full);
 	tcase_add_test(tc, other_users_refused);
 	tcase_add_test(tc, socket_path_rules);
 	tcase_add_test(tc, stale_socket_replaced);

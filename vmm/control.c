@@ -22,6 +22,11 @@ struct client {
 	int fd;
 	size_t len;
 	char buf[CONTROL_MAX_LINE + 1];
+	/* Answers not yet sent: the socket is non-blocking, and while any
+	 * are pending the client is not read, which bounds this buffer. */
+	char *out;
+	size_t out_len, out_off;
+	bool closing;		/* drop once `out` has gone */
 };
 
 struct control {
@@ -45,6 +50,7 @@ static int make_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
+/* Best effort, for one-shot messages (refusals, the client side). */
 static void send_json(int fd, struct json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
@@ -58,6 +64,23 @@ static void send_json(int fd, struct json_object *o)
 		off += (size_t)n;
 	}
 	send(fd, "\n", 1, MSG_NOSIGNAL);
+}
+
+/* Queue an answer for a served client (sent by flush_client). */
+static void queue_json(struct client *cl, struct json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(s);
+	char *n = realloc(cl->out, cl->out_len + len + 1);
+
+	if (!n) {
+		cl->closing = true;	/* cannot answer: hang up rather than lie */
+		return;
+	}
+	cl->out = n;
+	memcpy(cl->out + cl->out_len, s, len);
+	cl->out[cl->out_len + len] = '\n';
+	cl->out_len += len + 1;
 }
 
 static struct json_object *error_reply(const char *fmt, const char *arg)
@@ -152,15 +175,35 @@ static void accept_client(struct control *c)
 		close(fd);
 		return;
 	}
-	c->clients[i].fd = fd;
-	c->clients[i].len = 0;
+	c->clients[i] = (struct client){ .fd = fd };
 }
 
 static void drop_client(struct client *cl)
 {
 	close(cl->fd);
-	cl->fd = -1;
-	cl->len = 0;
+	free(cl->out);
+	*cl = (struct client){ .fd = -1 };
+}
+
+/* Send what is pending; drop the client on error, or when it was closing
+ * and everything went. */
+static void flush_client(struct client *cl)
+{
+	while (cl->out_off < cl->out_len) {
+		ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
+				 MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			drop_client(cl);
+			return;
+		}
+		cl->out_off += (size_t)n;
+	}
+	cl->out_off = cl->out_len = 0;
+	if (cl->closing)
+		drop_client(cl);
 }
 
 /* Read what the client sent and answer every complete line. */
@@ -170,8 +213,13 @@ static void serve_client(struct control *c, struct client *cl)
 	char *nl;
 
 	if (n <= 0) {
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		/* At EOF, answers still owed go out first. */
+		if (n == 0 && cl->out_len) {
+			cl->closing = true;
+			flush_client(cl);
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			drop_client(cl);
+		}
 		return;
 	}
 	cl->len += (size_t)n;
@@ -180,7 +228,7 @@ static void serve_client(struct control *c, struct client *cl)
 
 		*nl = '\0';
 		resp = handle(c, cl->buf);
-		send_json(cl->fd, resp);
+		queue_json(cl, resp);
 		json_object_put(resp);
 		cl->len -= (size_t)(nl + 1 - cl->buf);
 		memmove(cl->buf, nl + 1, cl->len);
@@ -188,10 +236,12 @@ static void serve_client(struct control *c, struct client *cl)
 	if (cl->len > CONTROL_MAX_LINE) {
 		struct json_object *e = error_reply("request longer than %s bytes", "4096");
 
-		send_json(cl->fd, e);
+		queue_json(cl, e);
 		json_object_put(e);
-		drop_client(cl);
+		cl->closing = true;
+		cl->len = 0;
 	}
+	flush_client(cl);
 }
 
 static void *control_thread(void *arg)
@@ -206,10 +256,15 @@ static void *control_thread(void *arg)
 		p[n++] = (struct pollfd){ .fd = c->wake[0], .events = POLLIN };
 		p[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
 		for (unsigned i = 0; i < MAX_CLIENTS; i++) {
-			if (c->clients[i].fd < 0)
+			const struct client *cl = &c->clients[i];
+
+			if (cl->fd < 0)
 				continue;
 			idx[n - 2] = i;
-			p[n++] = (struct pollfd){ .fd = c->clients[i].fd, .events = POLLIN };
+			/* A client with answers pending is not read until they go. */
+			p[n++] = (struct pollfd){
+				.fd = cl->fd, .events = cl->out_len ? POLLOUT : POLLIN,
+			};
 		}
 		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
@@ -218,9 +273,16 @@ static void *control_thread(void *arg)
 		}
 		if (p[0].revents)
 			break;
-		for (unsigned k = 2; k < n; k++)
-			if (p[k].revents)
-				serve_client(c, &c->clients[idx[k - 2]]);
+		for (unsigned k = 2; k < n; k++) {
+			struct client *cl = &c->clients[idx[k - 2]];
+
+			if (!p[k].revents || cl->fd < 0)
+				continue;
+			if (cl->out_len)
+				flush_client(cl);
+			else
+				serve_client(c, cl);
+		}
 		if (p[1].revents & POLLIN)
 			accept_client(c);
 	}
@@ -317,7 +379,7 @@ void control_stop(struct control *c)
 		pthread_join(c->thread, NULL);
 	for (unsigned i = 0; i < MAX_CLIENTS; i++)
 		if (c->clients[i].fd >= 0)
-			close(c->clients[i].fd);
+			drop_client(&c->clients[i]);
 	close(c->listen_fd);
 	unlink(c->path);
 	close(c->wake[0]);
