@@ -13,6 +13,7 @@
 #include "arch/x86/layout.h"
 #include "devices/bus.h"
 #include "vmm/err.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define EVT_LEN		4
@@ -233,4 +234,51 @@ bool acpi_pm_power_button(struct acpi_pm *pm)
 	update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
 	return listening;
+}
+
+/* ---- snapshot ---- */
+
+static const struct state_field pm_fields[] = {
+	STATE_BITS(struct acpi_pm, pm1_sts, "pm1-sts", 0xffff),
+	STATE_BITS(struct acpi_pm, pm1_en, "pm1-en", PM1_EN_MASK),
+	STATE_BITS(struct acpi_pm, pm1_cnt, "pm1-cnt", PM1_CNT_RW),
+	STATE_BITS(struct acpi_pm, gpe0_sts, "gpe0-sts", 0xffff),
+	STATE_BITS(struct acpi_pm, gpe0_en, "gpe0-en", 0xffff),
+};
+#define NFIELDS (sizeof(pm_fields) / sizeof(pm_fields[0]))
+
+int acpi_pm_save(struct acpi_pm *pm, struct state_tree *st, int node)
+{
+	pthread_mutex_lock(&pm->lock);
+	state_put_fields(st, node, pm, pm_fields, NFIELDS);
+	state_put_u32(st, node, "tmr-sts", !!(pm1_sts_now(pm) & ACPI_PM1_TMR));
+	pthread_mutex_unlock(&pm->lock);
+	return state_error(st);
+}
+
+int acpi_pm_restore(struct acpi_pm *pm, const void *fdt, int node)
+{
+	struct acpi_pm v;
+	bool tmr;
+	int r;
+
+	memset(&v, 0, sizeof(v));
+	r = state_get_fields(fdt, node, &v, pm_fields, NFIELDS);
+	if (!r)
+		r = state_get_bool(fdt, node, "tmr-sts", &tmr);
+	if (r)
+		return r;
+	pthread_mutex_lock(&pm->lock);
+	pm->pm1_sts = v.pm1_sts & ~ACPI_PM1_TMR;	/* TMR_STS is derived, below */
+	pm->pm1_en = v.pm1_en;
+	pm->pm1_cnt = v.pm1_cnt;
+	pm->gpe0_sts = v.gpe0_sts;
+	pm->gpe0_en = v.gpe0_en;
+	/* One flip behind the counter: TMR_STS reads set until cleared. */
+	pm->tmr_msb_epoch = (timer_ticks() >> 23) - tmr;
+	/* A new VM's line is low; raise it if an event is pending. */
+	pm->sci_level = false;
+	update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
 }

@@ -67,4 +67,16 @@ bool acpi_pm_power_button(struct acpi_pm *pm);
 /* The PM timer's current value (24 bits), as the guest would read it. */
 uint32_t acpi_pm_timer_read(void);
 
+struct state_tree;
+/*
+ * Snapshot: status, enable and control registers as properties of `node`
+ * (vmm/state.h). Restore into a block fresh from acpi_pm_init(); values are
+ * checked first. The PM timer runs on the host's clock and is not carried
+ * (a guest sees it jump, as after a wrap); a pending TMR_STS is. The SCI is
+ * level-triggered, so restore drives the line to the level the registers
+ * call for.
+ */
+int acpi_pm_save(struct acpi_pm *pm, struct state_tree *st, int node);
+int acpi_pm_restore(struct acpi_pm *pm, const void *fdt, int node);
+
 #endif

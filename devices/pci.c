@@ -6,6 +6,7 @@
 
 #include "arch/x86/layout.h"
 #include "vmm/err.h"
+#include "vmm/state.h"
 
 #define PCI_IO_WINDOW_START	0xc000
 #define PCI_IO_WINDOW_END	0x10000
@@ -287,5 +288,53 @@ int pci_add(struct pci_host *host, struct pci_func *f)
 	host->slots[slot] = f;
 	update_bars(f);
 	pthread_mutex_unlock(&host->lock);
+	return 0;
+}
+
+/* ---- snapshot ---- */
+
+int pci_func_save(struct pci_func *f, struct state_tree *st, int node)
+{
+	pthread_mutex_lock(&f->host->lock);
+	state_put_u32(st, node, "slot", f->slot);
+	state_put_bytes(st, node, "pci-config", f->cfg, PCI_CFG_SIZE);
+	pthread_mutex_unlock(&f->host->lock);
+	return state_error(st);
+}
+
+int pci_func_restore(struct pci_func *f, const void *fdt, int node)
+{
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint32_t slot;
+	int r = state_get_u32(fdt, node, "slot", &slot);
+
+	if (!r)
+		r = state_get_bytes(fdt, node, "pci-config", cfg, sizeof(cfg));
+	if (r)
+		return r;
+	if (slot != f->slot)
+		return err_set(EINVAL, "PCI %s: in slot %u in the stream, slot %u here", f->name,
+			       slot, f->slot);
+	pthread_mutex_lock(&f->host->lock);
+	for (unsigned o = 0; o < PCI_CFG_SIZE; o++) {
+		uint8_t ro = ~(f->wmask[o] | f->w1c[o]);
+
+		/* The interrupt status bit follows the device, not the guest. */
+		if (o == PCI_STATUS)
+			ro &= ~PCI_STATUS_INTERRUPT;
+		if ((cfg[o] ^ f->cfg[o]) & ro) {
+			pthread_mutex_unlock(&f->host->lock);
+			return err_set(EINVAL, "PCI %s: read-only config byte 0x%02x is 0x%02x in "
+				       "the stream, 0x%02x here (the device is built differently)",
+				       f->name, o, cfg[o], f->cfg[o]);
+		}
+	}
+	for (unsigned o = 0; o < PCI_CFG_SIZE; o++) {
+		uint8_t rw = f->wmask[o] | f->w1c[o];
+
+		f->cfg[o] = (f->cfg[o] & ~rw) | (cfg[o] & rw);
+	}
+	update_bars(f);
+	pthread_mutex_unlock(&f->host->lock);
 	return 0;
 }

@@ -107,4 +107,17 @@ int pci_add(struct pci_host *host, struct pci_func *f);
 void pci_config_access(struct pci_host *host, unsigned bus, unsigned devfn, unsigned off,
 		       uint8_t *data, unsigned len, bool is_write);
 
+struct state_tree;
+/*
+ * Snapshot of a function on the bus: its slot and the whole 256-byte config
+ * space, as properties of `node` (vmm/state.h). Restore takes a function
+ * built the same way (pci_add done): the slot and every read-only bit must
+ * match (else the device differs and the error names the byte), the
+ * writable and write-1-to-clear bits are taken from the tree, and the BARs
+ * are mapped where the restored config space puts them, as after a guest
+ * write. Device-specific follow-ups (capabilities) are the device's.
+ */
+int pci_func_save(struct pci_func *f, struct state_tree *st, int node);
+int pci_func_restore(struct pci_func *f, const void *fdt, int node);
+
 #endif

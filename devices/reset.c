@@ -10,6 +10,7 @@
 #include "arch/x86/layout.h"
 #include "devices/bus.h"
 #include "vmm/err.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define CF9_RST_CPU		0x04
@@ -276,4 +277,46 @@ void reset_dev_destroy(struct reset_dev *r)
 	for (unsigned i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
 		bus_unregister(r->pio, ports[i].port, r);
 	pthread_mutex_destroy(&r->lock);
+}
+
+/* ---- snapshot ---- */
+
+static const struct state_field reset_fields[] = {
+	STATE_BITS(struct reset_dev, cf9, "cf9", 0xff),
+	STATE_BITS(struct reset_dev, ctr, "i8042-ctr", 0xff),
+	STATE_BITS(struct reset_dev, outport, "i8042-outport", 0xff),
+	STATE_BITS(struct reset_dev, out, "i8042-out", 0xff),
+	STATE_FIELD(struct reset_dev, obf, "i8042-obf", 1),
+	STATE_FIELD(struct reset_dev, last_was_cmd, "i8042-last-was-cmd", 1),
+	STATE_BITS(struct reset_dev, pending, "i8042-pending", 0xff),
+};
+#define NFIELDS (sizeof(reset_fields) / sizeof(reset_fields[0]))
+
+int reset_dev_save(struct reset_dev *r, struct state_tree *st, int node)
+{
+	pthread_mutex_lock(&r->lock);
+	state_put_fields(st, node, r, reset_fields, NFIELDS);
+	pthread_mutex_unlock(&r->lock);
+	return state_error(st);
+}
+
+int reset_dev_restore(struct reset_dev *r, const void *fdt, int node)
+{
+	struct reset_dev v;
+	int ret;
+
+	memset(&v, 0, sizeof(v));
+	ret = state_get_fields(fdt, node, &v, reset_fields, NFIELDS);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&r->lock);
+	r->cf9 = v.cf9;
+	r->ctr = v.ctr;
+	r->outport = v.outport;
+	r->out = v.out;
+	r->obf = v.obf;
+	r->last_was_cmd = v.last_was_cmd;
+	r->pending = v.pending;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
 }

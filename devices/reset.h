@@ -47,4 +47,10 @@ void reset_dev_reset(struct reset_dev *r);
 /* The bus handler of the 0xcf9 byte (offset 0), `opaque` the reset_dev. */
 void reset_cf9_io(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool is_write);
 
+struct state_tree;
+/* Snapshot: the 0xcf9 byte and the i8042's registers as properties of
+ * `node` (vmm/state.h); restore into a device fresh from reset_dev_init(). */
+int reset_dev_save(struct reset_dev *r, struct state_tree *st, int node);
+int reset_dev_restore(struct reset_dev *r, const void *fdt, int node);
+
 #endif

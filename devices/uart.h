@@ -75,4 +75,13 @@ void uart_set_rx_notify(struct uart *u, uart_notify_fn fn, void *opaque);
  * in loopback, where the serial input is disconnected). */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len);
 
+struct state_tree;
+/* Snapshot: registers and receive FIFO as properties of `node` (vmm/state.h).
+ * Restore into a UART fresh from uart_init(); values are checked first, so
+ * a bad tree leaves it untouched. The IRQ level is taken as saved without
+ * touching the line: the ISA IRQ is edge-triggered and the restored
+ * irqchip already holds any edge the guest has yet to see. */
+int uart_save(struct uart *u, struct state_tree *st, int node);
+int uart_restore(struct uart *u, const void *fdt, int node);
+
 #endif

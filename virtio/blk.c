@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "vmm/err.h"
+#include "vmm/state.h"
 
 #define SECTOR		512ULL
 #define HDR_LEN		16
@@ -630,9 +631,43 @@ static void dev_free(struct device *dev)
 	virtio_blk_destroy(dev->priv);
 }
 
+/* Snapshot: the transport, and the disk size the driver was told. Beyond
+ * them virtio-blk keeps nothing a guest could see; requests in flight
+ * would be, so a device that has any is refused (vmm/device.h). */
+static int dev_save(struct device *dev, struct state_tree *st, int node)
+{
+	struct virtio_blk *b = dev->priv;
+
+	for (unsigned i = 0; i < b->nq; i++)
+		if (atomic_load(&b->queues[i].inflight))
+			return err_set(EBUSY, "virtio-blk %s: queue %u has %u requests in flight",
+				       b->disk->path ? b->disk->path : "null", i,
+				       atomic_load(&b->queues[i].inflight));
+	state_put_u64(st, node, "capacity", b->disk->size / SECTOR);
+	return virtio_pci_save(b->t, st, state_add_node(st, node, "transport"));
+}
+
+static int dev_restore(struct device *dev, const void *fdt, int node)
+{
+	struct virtio_blk *b = dev->priv;
+	uint64_t sectors;
+	int r = state_get_u64(fdt, node, "capacity", &sectors);
+
+	if (r)
+		return r;
+	if (sectors != b->disk->size / SECTOR)
+		return err_set(EINVAL, "virtio-blk %s: the stream's disk has %llu sectors, this "
+			       "one %llu", b->disk->path ? b->disk->path : "null",
+			       (unsigned long long)sectors,
+			       (unsigned long long)(b->disk->size / SECTOR));
+	return virtio_pci_restore(b->t, fdt, state_node(fdt, node, "transport"));
+}
+
 static const struct device_ops blk_device_ops = {
 	.name = "virtio-blk",
 	.reset = dev_reset,
+	.save = dev_save,
+	.restore = dev_restore,
 	.free = dev_free,
 };
 

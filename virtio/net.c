@@ -395,6 +395,8 @@ static void dev_free(struct device *dev)
 static const struct device_ops net_device_ops = {
 	.name = "virtio-net",
 	.reset = dev_reset,
+	.save = net_dev_save,
+	.restore = net_dev_restore,
 	.free = dev_free,
 };
 

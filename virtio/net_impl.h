@@ -146,4 +146,9 @@ void net_rx_poll_done(struct io_op *op, int res, uint32_t cqe_flags);
 void net_tx_done(struct io_op *op, int res, uint32_t cqe_flags);
 void net_tx_poll_done(struct io_op *op, int res, uint32_t cqe_flags);
 
+/* net_state.c: the device_ops save and restore (vmm/device.h). */
+struct state_tree;
+int net_dev_save(struct device *dev, struct state_tree *st, int node);
+int net_dev_restore(struct device *dev, const void *fdt, int node);
+
 #endif

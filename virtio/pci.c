@@ -395,6 +395,11 @@ static void sync_ioeventfds(struct virtio_pci *t)
 	t->ioev_base = want;
 }
 
+void vpci_sync_ioeventfds(struct virtio_pci *t)
+{
+	sync_ioeventfds(t);
+}
+
 /* ---- PCI config space ---- */
 
 static bool overlaps(unsigned a, unsigned alen, unsigned b, unsigned blen)

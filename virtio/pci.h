@@ -19,6 +19,7 @@
 #define KITE_VIRTIO_PCI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/pci.h"
@@ -124,5 +125,27 @@ void virtio_pci_config_changed(struct virtio_pci *t);
 void virtio_pci_set_needs_reset(struct virtio_pci *t);
 /* Device reset from the VMM side (VM reset): as a status write of 0. */
 void virtio_pci_reset(struct virtio_pci *t);
+
+struct state_tree;
+/*
+ * Snapshot of the transport (virtio/pci_state.c), as properties and
+ * "queue@N" children of `node` (vmm/state.h): PCI config space, status,
+ * features, selectors, config generation, ISR, MSI-X table and PBA, and
+ * per queue its size, vector, addresses, enable and ring indices.
+ *
+ * Save needs a quiescent device (no I/O thread running, every used entry
+ * published): -EBUSY otherwise. Restore takes a transport fresh from
+ * virtio_pci_create() with the same options, its device's threads not yet
+ * started; it checks the whole node first, then maps the BAR, routes the
+ * MSI-X vectors, and enables each queue through virtq_enable() and the
+ * device's queue_enable(), as a driver's enable would, and sets the ring
+ * indices. Each enabled queue's kick eventfd is signalled once, so the
+ * device looks at its rings as soon as its threads start.
+ */
+int virtio_pci_save(struct virtio_pci *t, struct state_tree *st, int node);
+int virtio_pci_restore(struct virtio_pci *t, const void *fdt, int node);
+/* The guest-visible shape in one line (slot, type, queues, features), to
+ * compare the device sets of a stream and a VM. */
+void virtio_pci_describe(const struct virtio_pci *t, char *buf, size_t len);
 
 #endif

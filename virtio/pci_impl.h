@@ -72,4 +72,8 @@ void vpci_msix_access(struct virtio_pci *t, uint64_t off, uint8_t *data, unsigne
 /* Raise vector v, or leave it pending while masked (lock-free). */
 void vpci_msix_fire(struct virtio_pci *t, unsigned v);
 
+/* Put the notify ioeventfds where BAR 0 is mapped now (t->lock held);
+ * for restore, after the config space moved the BAR. */
+void vpci_sync_ioeventfds(struct virtio_pci *t);
+
 #endif

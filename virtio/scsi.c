@@ -543,6 +543,8 @@ static void dev_free(struct device *dev)
 static const struct device_ops scsi_device_ops = {
 	.name = "virtio-scsi",
 	.reset = dev_reset,
+	.save = scsi_dev_save,
+	.restore = scsi_dev_restore,
 	.free = dev_free,
 };
 

@@ -119,4 +119,9 @@ void scsi_kick_ctrl(struct virtio_scsi *s);
 void scsi_ctrl_kick(struct scsi_queue *q, struct virtq *vq);
 void scsi_event_kick(struct scsi_queue *q, struct virtq *vq);
 
+/* scsi_state.c: the device_ops save and restore (vmm/device.h). */
+struct state_tree;
+int scsi_dev_save(struct device *dev, struct state_tree *st, int node);
+int scsi_dev_restore(struct device *dev, const void *fdt, int node);
+
 #endif

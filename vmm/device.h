@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every device registers with a small ops table; the VM keeps the list.
- * save/restore write and read the device's node of the state tree (libfdt).
+ * save/restore write and read the device's node of the state tree
+ * (vmm/state.h: save goes through struct state_tree, which grows the
+ * libfdt buffer; restore reads a tree that passed state_check()).
+ *
+ * Both require a quiescent device: its I/O threads stopped (save: after
+ * the device drained, nothing in flight, used rings flushed) or not yet
+ * started (restore, into a device fresh from its create function, before
+ * the vCPUs run). A save that finds work in flight fails with -EBUSY
+ * rather than write a state that would lose it.
  */
 #ifndef KITE_VMM_DEVICE_H
 #define KITE_VMM_DEVICE_H
 
 struct device;
+struct state_tree;
 
 struct device_ops {
 	const char *name;
 	void (*reset)(struct device *dev);
-	int (*save)(struct device *dev, void *fdt, int node);
+	int (*save)(struct device *dev, struct state_tree *st, int node);
 	int (*restore)(struct device *dev, const void *fdt, int node);
 	void (*free)(struct device *dev);
 };

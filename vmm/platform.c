@@ -11,6 +11,7 @@
 #include "devices/uart.h"
 #include "vmm/console.h"
 #include "vmm/err.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 struct platform {
@@ -60,6 +61,39 @@ int platform_create(struct vm *vm)
 struct pci_host *platform_pci(struct vm *vm)
 {
 	return &vm->platform->pci;
+}
+
+int platform_save(struct vm *vm, struct state_tree *st, int node)
+{
+	struct platform *p = vm->platform;
+	int n = state_add_node(st, node, "pci-host");
+
+	state_put_u32(st, n, "cf8", p->pci.cf8);
+	pci_func_save(&p->pci.bridge, st, n);
+	uart_save(&p->com1, st, state_add_node(st, node, "uart@3f8"));
+	acpi_pm_save(&p->pm, st, state_add_node(st, node, "acpi-pm"));
+	reset_dev_save(&p->reset, st, state_add_node(st, node, "reset"));
+	return state_error(st);
+}
+
+int platform_restore(struct vm *vm, const void *fdt, int node)
+{
+	struct platform *p = vm->platform;
+	int n = state_node(fdt, node, "pci-host");
+	uint32_t cf8;
+	int r = state_get_u32(fdt, n, "cf8", &cf8);
+
+	if (!r)
+		r = pci_func_restore(&p->pci.bridge, fdt, n);
+	if (!r)
+		r = uart_restore(&p->com1, fdt, state_node(fdt, node, "uart@3f8"));
+	if (!r)
+		r = acpi_pm_restore(&p->pm, fdt, state_node(fdt, node, "acpi-pm"));
+	if (!r)
+		r = reset_dev_restore(&p->reset, fdt, state_node(fdt, node, "reset"));
+	if (!r)
+		p->pci.cf8 = cf8 & 0x80fffffcU;	/* what a guest write keeps */
+	return r;
 }
 
 void platform_stop(struct vm *vm)

@@ -13,4 +13,11 @@ void platform_stop(struct vm *vm);
 void platform_destroy(struct vm *vm);
 struct pci_host *platform_pci(struct vm *vm);
 
+struct state_tree;
+/* Snapshot of the fixed devices as children of `node` (vmm/state.h):
+ * "pci-host" (address register, host bridge config space), "uart@3f8",
+ * "acpi-pm", "reset" (0xcf9 and the i8042). The vCPUs must be paused. */
+int platform_save(struct vm *vm, struct state_tree *st, int node);
+int platform_restore(struct vm *vm, const void *fdt, int node);
+
 #endif

@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The snapshot stream: see snapshot.h for the byte layout. */
+#include "vmm/snapshot.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/crc32c.h"
+#include "vmm/err.h"
+#include "vmm/state.h"
+
+#define HDR_FIXED	36	/* magic .. region count, and the device count */
+#define SEC_HDR		16
+#define RAM_META	16	/* gpa, page count, page size */
+#define BITMAP_MAX	(SNAP_CHUNK_PAGES / 8)
+#define HDR_MAX		(HDR_FIXED + 16 * SNAP_MAX_REGIONS + \
+			 SNAP_MAX_DEVICES * (4 + SNAP_KIND_MAX + SNAP_OPTS_MAX) + 4)
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, v); put16(p + 2, v >> 16); }
+static void put64(uint8_t *p, uint64_t v) { put32(p, v); put32(p + 4, v >> 32); }
+static uint16_t get16(const uint8_t *p) { return p[0] | p[1] << 8; }
+static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
+static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+/* "512 MiB" when it is whole MiB, else bytes. */
+static const char *size_str(uint64_t v, char *buf, size_t len)
+{
+	if (v && !(v & ((1ULL << 20) - 1)))
+		snprintf(buf, len, "%llu MiB", (unsigned long long)(v >> 20));
+	else
+		snprintf(buf, len, "%llu bytes", (unsigned long long)v);
+	return buf;
+}
+
+void snapshot_shape_mem(struct snap_shape *s, const struct guest_mem *mem)
+{
+	s->mem_size = mem->size;
+	s->nregions = mem->nregions;
+	for (unsigned i = 0; i < mem->nregions && i < GUEST_MEM_MAX_REGIONS &&
+			    i < SNAP_MAX_REGIONS; i++) {
+		s->regions[i].gpa = mem->regions[i].gpa;
+		s->regions[i].size = mem->regions[i].size;
+	}
+}
+
+/* ---- writing ---- */
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys(errno, "snapshot: write");
+		if (n == 0)
+			return err_set(EIO, "snapshot: write made no progress");
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int write_header(int fd, const struct snap_shape *s)
+{
+	uint8_t *h = malloc(HDR_MAX), *p;
+	int r;
+
+	if (!h)
+		return err_set(ENOMEM, "snapshot: out of memory");
+	if (!s->nregions || s->nregions > SNAP_MAX_REGIONS || s->ndevices > SNAP_MAX_DEVICES) {
+		free(h);
+		return err_set(EINVAL, "snapshot: %u regions, %u devices", s->nregions,
+			       s->ndevices);
+	}
+	memcpy(h, SNAP_MAGIC, 8);
+	put32(h + 8, SNAP_VERSION);
+	put64(h + 16, s->mem_size);
+	put32(h + 24, s->ncpus);
+	put32(h + 28, s->nregions);
+	p = h + 32;
+	for (unsigned i = 0; i < s->nregions; i++, p += 16) {
+		put64(p, s->regions[i].gpa);
+		put64(p + 8, s->regions[i].size);
+	}
+	put32(p, s->ndevices);
+	p += 4;
+	for (unsigned i = 0; i < s->ndevices; i++) {
+		size_t k = strnlen(s->devices[i].kind, SNAP_KIND_MAX - 1);
+		size_t o = strnlen(s->devices[i].opts, SNAP_OPTS_MAX - 1);
+
+		put16(p, k);
+		memcpy(p + 2, s->devices[i].kind, k);
+		p += 2 + k;
+		put16(p, o);
+		memcpy(p + 2, s->devices[i].opts, o);
+		p += 2 + o;
+	}
+	put32(h + 12, (uint32_t)(p - h) + 4);
+	put32(p, crc32c(0, h, p - h));
+	r = write_full(fd, h, p - h + 4);
+	free(h);
+	return r;
+}
+
+static void sec_header(uint8_t *h, uint32_t type, uint64_t len)
+{
+	put32(h, type);
+	put32(h + 4, 0);
+	put64(h + 8, len);
+}
+
+static int write_section(int fd, uint32_t type, const void *payload, size_t len)
+{
+	uint8_t h[SEC_HDR], c[4];
+	int r;
+
+	sec_header(h, type, len);
+	put32(c, crc32c(crc32c(0, h, sizeof(h)), payload, len));
+	r = write_full(fd, h, sizeof(h));
+	if (!r && len)
+		r = write_full(fd, payload, len);
+	if (!r)
+		r = write_full(fd, c, sizeof(c));
+	return r;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;	/* RAM is page-aligned */
+	uint64_t acc = 0;
+
+	for (unsigned i = 0; i < SNAP_PAGE / 8; i++)
+		acc |= w[i];
+	return !acc;
+}
+
+/* One RAM section: n pages from host address `host`, guest address gpa.
+ * Runs of non-zero pages go out straight from guest memory. */
+static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned n)
+{
+	uint8_t head[SEC_HDR + RAM_META + BITMAP_MAX] = { 0 }, *bm = head + SEC_HDR + RAM_META;
+	unsigned bmlen = (n + 7) / 8, nz = 0;
+	uint32_t crc;
+	uint8_t c[4];
+	int r;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!page_is_zero(host + (size_t)i * SNAP_PAGE)) {
+			bm[i / 8] |= 1 << (i % 8);
+			nz++;
+		}
+	sec_header(head, SNAP_SEC_RAM, RAM_META + bmlen + (uint64_t)nz * SNAP_PAGE);
+	put64(head + SEC_HDR, gpa);
+	put32(head + SEC_HDR + 8, n);
+	put32(head + SEC_HDR + 12, SNAP_PAGE);
+	crc = crc32c(0, head, SEC_HDR + RAM_META + bmlen);
+	r = write_full(fd, head, SEC_HDR + RAM_META + bmlen);
+	for (unsigned i = 0; !r && i < n;) {
+		unsigned run = 0;
+
+		while (i + run < n && bm[(i + run) / 8] & (1 << ((i + run) % 8)))
+			run++;
+		if (run) {
+			crc = crc32c(crc, host + (size_t)i * SNAP_PAGE, (size_t)run * SNAP_PAGE);
+			r = write_full(fd, host + (size_t)i * SNAP_PAGE, (size_t)run * SNAP_PAGE);
+		}
+		i += run ? run : 1;
+	}
+	put32(c, crc);
+	return r ? r : write_full(fd, c, sizeof(c));
+}
+
+int snapshot_write_fd(int fd, const struct snap_shape *shape, const struct guest_mem *mem,
+		      const void *tree, size_t tree_len)
+{
+	int r;
+
+	if (mem->nregions != shape->nregions)
+		return err_set(EINVAL, "snapshot: memory has %u regions, the shape %u",
+			       mem->nregions, shape->nregions);
+	r = write_header(fd, shape);
+	for (unsigned i = 0; !r && i < mem->nregions; i++) {
+		const struct guest_region *g = &mem->regions[i];
+
+		if (g->size % SNAP_PAGE)
+			return err_set(EINVAL, "snapshot: region %u is not whole pages", i);
+		for (uint64_t off = 0; !r && off < g->size; off += SNAP_CHUNK_PAGES * SNAP_PAGE) {
+			uint64_t left = (g->size - off) / SNAP_PAGE;
+
+			unsigned n = left < SNAP_CHUNK_PAGES ? (unsigned)left : SNAP_CHUNK_PAGES;
+
+			r = write_chunk(fd, g->gpa + off, g->host + off, n);
+		}
+	}
+	if (!r)
+		r = write_section(fd, SNAP_SEC_TREE, tree, tree_len);
+	if (!r)
+		r = write_section(fd, SNAP_SEC_END, NULL, 0);
+	return r;
+}
+
+/* ---- reading ---- */
+
+struct in {
+	int fd;
+	uint64_t pos;		/* bytes read so far, for messages */
+};
+
+/* Exactly len bytes, or an error saying where the stream ended. */
+static int read_full(struct in *in, void *buf, size_t len, const char *what)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(in->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys(errno, "snapshot: read at offset %llu",
+				       (unsigned long long)in->pos);
+		if (n == 0)
+			return err_set(ENODATA, "snapshot: the stream ends in %s (offset %llu): "
+				       "truncated", what, (unsigned long long)in->pos);
+		p += n;
+		len -= n;
+		in->pos += n;
+	}
+	return 0;
+}
+
+static int check_devices(const struct snap_shape *a, const struct snap_shape *b)
+{
+	char la[256] = "", lb[256] = "";
+
+	for (unsigned i = 0; i < a->ndevices && i < b->ndevices; i++) {
+		if (strcmp(a->devices[i].kind, b->devices[i].kind) ||
+		    strcmp(a->devices[i].opts, b->devices[i].opts))
+			return err_set(EINVAL, "device list differs: device %u is %s (%s) in the "
+				       "stream, %s (%s) in this VM", i, a->devices[i].kind,
+				       a->devices[i].opts, b->devices[i].kind, b->devices[i].opts);
+	}
+	if (a->ndevices == b->ndevices)
+		return 0;
+	for (unsigned i = 0; i < a->ndevices; i++)
+		snprintf(la + strlen(la), sizeof(la) - strlen(la), "%s%s", i ? ", " : "",
+			 a->devices[i].kind);
+	for (unsigned i = 0; i < b->ndevices; i++)
+		snprintf(lb + strlen(lb), sizeof(lb) - strlen(lb), "%s%s", i ? ", " : "",
+			 b->devices[i].kind);
+	return err_set(EINVAL, "device list differs: the stream has %u devices (%s), this VM %u "
+		       "(%s)", a->ndevices, la, b->ndevices, lb);
+}
+
+/* The stream's shape against the VM's; the first difference is named. */
+static int check_shape(const struct snap_shape *s, const struct snap_shape *e)
+{
+	char a[32], b[32];
+
+	if (s->mem_size != e->mem_size)
+		return err_set(EINVAL, "memory size differs: stream %s, this VM %s",
+			       size_str(s->mem_size, a, sizeof(a)),
+			       size_str(e->mem_size, b, sizeof(b)));
+	if (s->nregions != e->nregions)
+		return err_set(EINVAL, "memory layout differs: stream %u regions, this VM %u",
+			       s->nregions, e->nregions);
+	for (unsigned i = 0; i < s->nregions; i++)
+		if (s->regions[i].gpa != e->regions[i].gpa ||
+		    s->regions[i].size != e->regions[i].size)
+			return err_set(EINVAL, "memory layout differs: region %u is %s at 0x%llx "
+				       "in the stream, %s at 0x%llx in this VM", i,
+				       size_str(s->regions[i].size, a, sizeof(a)),
+				       (unsigned long long)s->regions[i].gpa,
+				       size_str(e->regions[i].size, b, sizeof(b)),
+				       (unsigned long long)e->regions[i].gpa);
+	if (s->ncpus != e->ncpus)
+		return err_set(EINVAL, "vCPU count differs: stream %u, this VM %u", s->ncpus,
+			       e->ncpus);
+	return check_devices(s, e);
+}
+
+/* Take a length-prefixed string at *p (bounded by end) into out[max]. */
+static int get_str(const uint8_t **p, const uint8_t *end, char *out, size_t max)
+{
+	uint16_t n;
+
+	if (end - *p < 2)
+		return -1;
+	n = get16(*p);
+	if (n >= max || end - *p - 2 < n)
+		return -1;
+	memcpy(out, *p + 2, n);
+	out[n] = '\0';
+	*p += 2 + n;
+	return 0;
+}
+
+static int read_header(struct in *in, struct snap_shape *s)
+{
+	uint8_t *h = malloc(HDR_MAX);
+	const uint8_t *p, *end;
+	uint32_t len;
+	int r;
+
+	if (!h)
+		return err_set(ENOMEM, "snapshot: out of memory");
+	memset(s, 0, sizeof(*s));
+	r = read_full(in, h, 16, "the header");
+	if (r)
+		goto out;
+	if (memcmp(h, SNAP_MAGIC, 8)) {
+		r = err_set(EINVAL, "snapshot: not a kite snapshot (bad magic)");
+		goto out;
+	}
+	if (get32(h + 8) != SNAP_VERSION) {
+		r = err_set(EINVAL, "snapshot: format version %u, this kite reads version %u",
+			    get32(h + 8), SNAP_VERSION);
+		goto out;
+	}
+	len = get32(h + 12);
+	if (len < HDR_FIXED + 16 + 4 || len > HDR_MAX) {
+		r = err_set(EINVAL, "snapshot: header length %u is impossible", len);
+		goto out;
+	}
+	r = read_full(in, h + 16, len - 16, "the header");
+	if (r)
+		goto out;
+	if (crc32c(0, h, len - 4) != get32(h + len - 4)) {
+		r = err_set(EBADMSG, "snapshot: header checksum mismatch (corrupt)");
+		goto out;
+	}
+	end = h + len - 4;
+	s->mem_size = get64(h + 16);
+	s->ncpus = get32(h + 24);
+	s->nregions = get32(h + 28);
+	if (!s->nregions || s->nregions > SNAP_MAX_REGIONS || 32 + 16 * s->nregions + 4 > len - 4)
+		goto bad;
+	p = h + 32;
+	for (unsigned i = 0; i < s->nregions; i++, p += 16) {
+		s->regions[i].gpa = get64(p);
+		s->regions[i].size = get64(p + 8);
+	}
+	s->ndevices = get32(p);
+	p += 4;
+	if (s->ndevices > SNAP_MAX_DEVICES)
+		goto bad;
+	for (unsigned i = 0; i < s->ndevices; i++)
+		if (get_str(&p, end, s->devices[i].kind, SNAP_KIND_MAX) ||
+		    get_str(&p, end, s->devices[i].opts, SNAP_OPTS_MAX))
+			goto bad;
+	if (p == end)
+		goto out;
+bad:
+	r = err_set(EINVAL, "snapshot: header is malformed");
+out:
+	free(h);
+	return r;
+}
+
+/* Where the next RAM section must start. */
+struct ram_pos {
+	unsigned region;
+	uint64_t off;
+};
+
+static int read_chunk(struct in *in, const uint8_t *sh, const struct guest_mem *mem,
+		      struct ram_pos *rp, bool fresh)
+{
+	const struct guest_region *g = &mem->regions[rp->region];
+	uint8_t meta[RAM_META + BITMAP_MAX], c[4];
+	uint64_t len = get64(sh + 8), gpa, left = (g->size - rp->off) / SNAP_PAGE;
+	uint32_t n, psize, crc = crc32c(0, sh, SEC_HDR);
+	unsigned nz = 0, bmlen;
+	uint8_t *host;
+	int r = read_full(in, meta, RAM_META, "a RAM section");
+
+	if (r)
+		return r;
+	gpa = get64(meta);
+	n = get32(meta + 8);
+	psize = get32(meta + 12);
+	if (gpa != g->gpa + rp->off)
+		return err_set(EINVAL, "snapshot: RAM section at gpa 0x%llx, expected 0x%llx",
+			       (unsigned long long)gpa, (unsigned long long)(g->gpa + rp->off));
+	if (psize != SNAP_PAGE || !n || n > SNAP_CHUNK_PAGES || n > left)
+		return err_set(EINVAL, "snapshot: RAM section at gpa 0x%llx: %u pages of %u bytes",
+			       (unsigned long long)gpa, n, psize);
+	bmlen = (n + 7) / 8;
+	r = read_full(in, meta + RAM_META, bmlen, "a RAM section");
+	if (r)
+		return r;
+	for (unsigned i = 0; i < n; i++)
+		nz += meta[RAM_META + i / 8] >> (i % 8) & 1;
+	if (len != RAM_META + bmlen + (uint64_t)nz * SNAP_PAGE)
+		return err_set(EINVAL, "snapshot: RAM section at gpa 0x%llx is %llu bytes, its "
+			       "bitmap says %llu", (unsigned long long)gpa, (unsigned long long)len,
+			       (unsigned long long)(RAM_META + bmlen + (uint64_t)nz * SNAP_PAGE));
+	crc = crc32c(crc, meta, RAM_META + bmlen);
+	host = g->host + rp->off;
+	for (unsigned i = 0; i < n;) {
+		bool set = meta[RAM_META + i / 8] >> (i % 8) & 1;
+		unsigned run = 1;
+
+		while (i + run < n &&
+		       (meta[RAM_META + (i + run) / 8] >> ((i + run) % 8) & 1) == set)
+			run++;
+		if (set) {
+			r = read_full(in, host + (size_t)i * SNAP_PAGE, (size_t)run * SNAP_PAGE,
+				      "a RAM section");
+			if (r)
+				return r;
+			crc = crc32c(crc, host + (size_t)i * SNAP_PAGE, (size_t)run * SNAP_PAGE);
+		} else if (!fresh) {
+			memset(host + (size_t)i * SNAP_PAGE, 0, (size_t)run * SNAP_PAGE);
+		}
+		i += run;
+	}
+	r = read_full(in, c, sizeof(c), "a RAM section");
+	if (r)
+		return r;
+	if (crc != get32(c))
+		return err_set(EBADMSG, "snapshot: checksum mismatch in the RAM section at gpa "
+			       "0x%llx (corrupt)", (unsigned long long)gpa);
+	rp->off += (uint64_t)n * SNAP_PAGE;
+	if (rp->off == g->size) {
+		rp->region++;
+		rp->off = 0;
+	}
+	return 0;
+}
+
+/* A TREE or END section's payload and checksum. */
+static int read_payload(struct in *in, const uint8_t *sh, void *buf, size_t len,
+			const char *what)
+{
+	uint8_t c[4];
+	int r = len ? read_full(in, buf, len, what) : 0;
+
+	if (!r)
+		r = read_full(in, c, sizeof(c), what);
+	if (r)
+		return r;
+	if (crc32c(crc32c(0, sh, SEC_HDR), buf, len) != get32(c))
+		return err_set(EBADMSG, "snapshot: checksum mismatch in %s (corrupt)", what);
+	return 0;
+}
+
+int snapshot_read_fd(int fd, const struct snap_shape *expect, const struct guest_mem *mem,
+		     bool fresh, void **tree, size_t *tree_len)
+{
+	struct snap_shape *s = malloc(sizeof(*s));
+	struct in in = { .fd = fd };
+	struct ram_pos rp = { 0, 0 };
+	uint8_t sh[SEC_HDR];
+	void *t = NULL;
+	uint64_t len, tlen = 0;
+	int r;
+
+	if (!s)
+		return err_set(ENOMEM, "snapshot: out of memory");
+	r = read_header(&in, s);
+	if (!r)
+		r = check_shape(s, expect);
+	free(s);
+	if (!r && mem->nregions != expect->nregions)
+		r = err_set(EINVAL, "snapshot: guest memory has %u regions, the VM's shape %u",
+			    mem->nregions, expect->nregions);
+	while (!r) {
+		bool ram_done = rp.region == mem->nregions;
+
+		r = read_full(&in, sh, SEC_HDR, !ram_done ? "RAM" : !t ? "the state tree"
+			      : "the end marker");
+		if (r)
+			break;
+		len = get64(sh + 8);
+		if (get32(sh + 4)) {
+			r = err_set(EINVAL, "snapshot: section header at offset %llu is malformed",
+				    (unsigned long long)(in.pos - SEC_HDR));
+		} else if (get32(sh) == SNAP_SEC_RAM && !ram_done) {
+			r = read_chunk(&in, sh, mem, &rp, fresh);
+		} else if (get32(sh) == SNAP_SEC_TREE && ram_done && !t) {
+			if (len < 64 || len > STATE_MAX_SIZE) {
+				r = err_set(EINVAL, "snapshot: state tree of %llu bytes",
+					    (unsigned long long)len);
+				break;
+			}
+			t = malloc(len);
+			r = t ? read_payload(&in, sh, t, len, "the state tree")
+			      : err_set(ENOMEM, "snapshot: out of memory");
+			if (!r)
+				r = state_check(t, len);
+			tlen = len;
+		} else if (get32(sh) == SNAP_SEC_END && t) {
+			r = len ? err_set(EINVAL, "snapshot: end marker with %llu bytes",
+					  (unsigned long long)len)
+				: read_payload(&in, sh, NULL, 0, "the end marker");
+			if (!r)
+				break;
+		} else if (!ram_done) {
+			r = err_set(EINVAL, "snapshot: section 0x%08x where RAM at gpa 0x%llx was "
+				    "expected (the stream's RAM is incomplete)", get32(sh),
+				    (unsigned long long)(mem->regions[rp.region].gpa + rp.off));
+		} else {
+			r = err_set(EINVAL, "snapshot: unexpected section 0x%08x at offset %llu",
+				    get32(sh), (unsigned long long)(in.pos - SEC_HDR));
+		}
+	}
+	if (r) {
+		free(t);
+		return r;
+	}
+	*tree = t;
+	*tree_len = tlen;
+	return 0;
+}
