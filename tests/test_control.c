@@ -37,7 +37,20 @@ static int f_pause(void *vm)
 static int f_resume(void *vm) { (void)vm; resumes++; return 0; }
 static int f_stop(void *vm) { (void)vm; stops++; return 0; }
 
-static const struct control_ops ops = { f_info, f_pause, f_resume, f_stop };
+static char snap_path[256];
+static int snaps;
+
+static int f_snapshot(void *vm, const char *path)
+{
+	(void)vm;
+	if (!strcmp(path, "/nonexistent/x"))
+		return err_sys(ENOENT, "snapshot %s.tmp: cannot create", path);
+	snprintf(snap_path, sizeof(snap_path), "%s", path);
+	snaps++;
+	return 0;
+}
+
+static const struct control_ops ops = { f_info, f_pause, f_resume, f_stop, f_snapshot };
 static int ncpus = 3;
 static struct control *ctl;
 
@@ -45,7 +58,7 @@ static void setup(void)
 {
 	snprintf(path, sizeof(path), "/tmp/kite-test-ctl-%d.sock", (int)getpid());
 	unlink(path);
-	pauses = resumes = stops = fail_pause = 0;
+	pauses = resumes = stops = fail_pause = snaps = 0;
 	ck_assert_msg(control_start(&ctl, path, &ops, &ncpus) == 0, "%s", err_msg());
 }
 
@@ -126,12 +139,48 @@ START_TEST(commands)
 }
 END_TEST
 
+/* snapshot takes a path; a missing or empty one is refused before the VM
+ * hears of it, and the VM's own failure comes back as its message. */
+START_TEST(snapshot_cmd)
+{
+	static const char *const refused[] = {
+		"{\"cmd\":\"snapshot\"}\n", "{\"cmd\":\"snapshot\",\"path\":\"\"}\n",
+		"{\"cmd\":\"snapshot\",\"path\":7}\n",
+	};
+	struct json_object *req, *r;
+	char out[1024];
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		raw(refused[i], strlen(refused[i]), out, sizeof(out));
+		ck_assert_msg(strstr(out, "\"ok\":false") && strstr(out, "snapshot needs a"),
+			      "%s", out);
+	}
+	ck_assert_int_eq(snaps, 0);
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("snapshot"));
+	json_object_object_add(req, "path", json_object_new_string("/tmp/vm.snap"));
+	r = control_request(path, req);
+	ck_assert(r && ok(r));
+	json_object_put(r);
+	ck_assert_int_eq(snaps, 1);
+	ck_assert_str_eq(snap_path, "/tmp/vm.snap");
+	json_object_object_add(req, "path", json_object_new_string("/nonexistent/x"));
+	r = control_request(path, req);
+	ck_assert(r && !ok(r));
+	ck_assert_str_eq(field(r, "error"), "snapshot /nonexistent/x.tmp: cannot create: "
+			 "No such file or directory");
+	json_object_put(r);
+	json_object_put(req);
+	ck_assert_int_eq(snaps, 1);
+}
+END_TEST
+
 static const struct { const char *send; const char *error; } bad[] = {
 	{ "not json\n", "not a JSON object" },
 	{ "[1, 2]\n", "not a JSON object" },
 	{ "{}\n", "no \"cmd\" string" },
 	{ "{\"cmd\": 7}\n", "no \"cmd\" string" },
-	{ "{\"cmd\": \"reboot\"}\n", "unknown cmd \"reboot\" (one of: info, pause, resume, stop)" },
+	{ "{\"cmd\": \"reboot\"}\n", "unknown cmd \"reboot\" (one of: info, pause, resume, stop, snapshot)" },
 };
 
 START_TEST(errors_are_json)
@@ -284,6 +333,7 @@ Suite *control_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, commands);
+	tcase_add_test(tc, snapshot_cmd);
 	tcase_add_loop_test(tc, errors_are_json, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, failure_carries_the_reason);
 	tcase_add_test(tc, pipelined_and_oversized);

@@ -9,6 +9,8 @@
  */
 #include <check.h>
 #include <libfdt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -168,6 +170,35 @@ static void scsi_cmd(struct side *s, unsigned t, const uint8_t *cdb, uint32_t re
 	sf_run();
 }
 
+/* The device's own quiesce, with a stand-in I/O thread running the
+ * fake's kicks and completions meanwhile (quiesce waits for them). */
+static void (*runner_fn)(void);
+static atomic_bool runner_stop;
+
+static void *runner(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&runner_stop)) {
+		runner_fn();
+		usleep(100);
+	}
+	return NULL;
+}
+
+static int quiesce(struct device *dev, void (*run)(void))
+{
+	pthread_t t;
+	int r;
+
+	runner_fn = run;
+	atomic_store(&runner_stop, false);
+	ck_assert_int_eq(pthread_create(&t, NULL, runner, NULL), 0);
+	r = dev->ops->quiesce(dev);
+	atomic_store(&runner_stop, true);
+	pthread_join(t, NULL);
+	return r;
+}
+
 START_TEST(scsi_round_trip)
 {
 	static const uint8_t tur[10] = { 0x00 }, read10[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 1 };
@@ -204,9 +235,14 @@ START_TEST(scsi_round_trip)
 	scsi_cmd(&A, 0, read10, 12 + 64, 512);
 	save(virtio_scsi_device(a), "virtio-scsi@0", -EBUSY);
 	ck_assert_str_eq(err_msg(), "virtio-scsi: queue 2 has 1 commands in flight");
+	/* Quiesce waits for it and publishes what the stopped batch hook
+	 * would have; resume lets the queues run again. */
 	sf_hold = false;
-	sf_run();
+	ck_assert_int_eq(quiesce(virtio_scsi_device(a), sf_run), 0);
 	ck_assert_uint_eq(used_idx(&sq[2]), 1);
+	virtio_scsi_device(a)->ops->resume(virtio_scsi_device(a));
+	scsi_cmd(&A, 0, tur, 12 + 64, 0);
+	ck_assert_uint_eq(used_idx(&sq[2]), 2);
 
 	/* State beyond the transport: WCE off on target 0, a unit attention
 	 * pending on target 1, an event posted and not yet delivered. */
@@ -230,10 +266,10 @@ START_TEST(scsi_round_trip)
 	ck_assert_uint_eq(*(uint32_t *)host(EVT_GPA), VIRTIO_SCSI_T_TRANSPORT_RESET);
 	ck_assert_uint_eq(((uint8_t *)host(EVT_GPA))[5], 1);	/* target 1 */
 	/* Target 1 owes its unit attention, once, with the sense size set
-	 * before the snapshot; the request ring goes on at used index 2. */
+	 * before the snapshot; the request ring goes on at used index 3. */
 	scsi_cmd(&B, 1, tur, 12 + 64, 0);
-	ck_assert_uint_eq(used_idx(&sq[2]), 2);
-	used_elem(&sq[2], 1, &id, &len);
+	ck_assert_uint_eq(used_idx(&sq[2]), 3);
+	used_elem(&sq[2], 2, &id, &len);
 	ck_assert_uint_eq(len, 12 + 18);
 	ck_assert_uint_eq(resp[10], 2);				/* CHECK CONDITION */
 	ck_assert_uint_eq(resp[12 + 2] & 0xf, 6);		/* UNIT ATTENTION */
@@ -316,17 +352,6 @@ static struct virtio_net *net_with_held_buffers(void)
 	return a;
 }
 
-/* What the VMM's pause must do before a save: the queues stop, the reads
- * waiting on the tap are cancelled, their completions run. */
-static void quiesce(struct virtio_net *n)
-{
-	for (unsigned i = 0; i < n->nq; i++)
-		atomic_store(&n->queues[i].stopping, true);
-	for (unsigned i = 0; i < n->nq; i++)
-		net_cancel_waits(&n->queues[i]);
-	net_fake_run();
-}
-
 START_TEST(net_round_trip)
 {
 	struct virtio_net *a = net_with_held_buffers(), *b;
@@ -340,7 +365,7 @@ START_TEST(net_round_trip)
 	a->uc_macs = 3;
 	save(virtio_net_device(a), "virtio-net@0", -EBUSY);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "queue 0 has 3 reads or writes in flight"));
-	quiesce(a);
+	ck_assert_int_eq(quiesce(virtio_net_device(a), net_fake_run), 0);
 	gen = vpd_cc_read(&A.d, VPD_GEN, 1);
 	save(virtio_net_device(a), "virtio-net@0", 0);
 	q = state_node(tree, state_node(tree, 0, "virtio-net@0"), "queue@0");
@@ -381,6 +406,25 @@ START_TEST(net_round_trip)
 }
 END_TEST
 
+/* quiesce, save, resume on one device: reads armed again, frames flow. */
+START_TEST(net_quiesce_resume)
+{
+	struct virtio_net *a = net_with_held_buffers();
+	uint32_t id, len;
+
+	ck_assert_int_eq(quiesce(virtio_net_device(a), net_fake_run), 0);
+	save(virtio_net_device(a), "virtio-net@0", 0);
+	virtio_net_device(a)->ops->resume(virtio_net_device(a));
+	net_fake_run();
+	ck_assert_uint_eq(nf.nreads, 3);
+	net_fake_frame(FD0, 0, 0, 60, 0xbb);
+	ck_assert_uint_eq(used_idx(&nq[0]), 1);
+	used_elem(&nq[0], 0, &id, &len);
+	ck_assert_uint_eq(len, 12 + 60);
+	virtio_net_destroy(a);
+}
+END_TEST
+
 START_TEST(net_held_buffers_returned_empty)
 {
 	struct virtio_net *a = net_with_held_buffers(), *b;
@@ -388,7 +432,7 @@ START_TEST(net_held_buffers_returned_empty)
 	uint32_t id, len;
 	int q;
 
-	quiesce(a);
+	ck_assert_int_eq(quiesce(virtio_net_device(a), net_fake_run), 0);
 	save(virtio_net_device(a), "virtio-net@0", 0);
 	virtio_net_destroy(a);
 	/* As if they had not been the last popped. */
@@ -436,6 +480,7 @@ Suite *vdev_state_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, scsi_round_trip);
 	tcase_add_test(tc, net_round_trip);
+	tcase_add_test(tc, net_quiesce_resume);
 	tcase_add_test(tc, net_held_buffers_returned_empty);
 	tcase_add_test(tc, net_refuses_another_mac);
 	suite_add_tcase(s, tc);

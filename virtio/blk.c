@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmm/err.h"
 #include "vmm/state.h"
@@ -663,11 +664,61 @@ static int dev_restore(struct device *dev, const void *fdt, int node)
 	return virtio_pci_restore(b->t, fdt, state_node(fdt, node, "transport"));
 }
 
+/* For a snapshot of a running VM (vmm/device.h): the reset's handshake
+ * without the reset, then what the batch hook would have flushed. */
+static int dev_quiesce(struct device *dev)
+{
+	struct virtio_blk *b = dev->priv;
+	struct timespec ts = { 0, 50 * 1000 };
+	unsigned waited = 0;
+
+	for (unsigned i = 0; i < b->nq; i++)
+		atomic_store(&b->queues[i].stopping, true);
+	for (unsigned i = 0; i < b->nq; i++) {
+		struct blk_queue *q = &b->queues[i];
+
+		while (atomic_load(&q->busy) || atomic_load(&q->inflight)) {
+			if (++waited == 200000)
+				return err_set(EBUSY, "virtio-blk %s: queue %u still has %u "
+					       "requests in flight", b->disk->path ? b->disk->path
+					       : "null", i, atomic_load(&q->inflight));
+			nanosleep(&ts, NULL);
+		}
+	}
+	for (unsigned i = 0; i < b->nq; i++) {
+		struct blk_queue *q = &b->queues[i];
+		struct virtq *vq = atomic_load(&q->vq);
+
+		if (vq && atomic_exchange(&q->dirty, false)) {
+			virtq_flush(vq);
+			if (virtq_need_interrupt(vq))
+				virtio_pci_notify(b->t, i);
+		}
+	}
+	return 0;
+}
+
+static void dev_resume(struct device *dev)
+{
+	struct virtio_blk *b = dev->priv;
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < b->nq; i++)
+		atomic_store(&b->queues[i].stopping, false);
+	/* Kicks that came while stopped were dropped: look at every ring. */
+	for (unsigned i = 0; i < b->nq; i++)
+		if (atomic_load(&b->queues[i].vq) &&
+		    write(virtio_pci_kick_fd(b->t, i), &one, sizeof(one)) != sizeof(one))
+			blk_warn(b, "queue %u: cannot signal its thread", i);
+}
+
 static const struct device_ops blk_device_ops = {
 	.name = "virtio-blk",
 	.reset = dev_reset,
 	.save = dev_save,
 	.restore = dev_restore,
+	.quiesce = dev_quiesce,
+	.resume = dev_resume,
 	.free = dev_free,
 };
 

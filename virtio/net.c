@@ -392,11 +392,67 @@ static void dev_free(struct device *dev)
 	virtio_net_destroy(dev->priv);
 }
 
+/*
+ * For a snapshot of a running VM (vmm/device.h): as the reset, the
+ * threads cancel every read and poll waiting on the tap and their
+ * completions run; the chains the reads held stay in their slots (the
+ * save records them). Then what the batch hook would have flushed.
+ */
+static int dev_quiesce(struct device *dev)
+{
+	struct virtio_net *n = dev->priv;
+	struct timespec ts = { 0, 50 * 1000 };
+	unsigned waited = 0;
+
+	for (unsigned i = 0; i < n->nq; i++)
+		atomic_store(&n->queues[i].stopping, true);
+	for (unsigned i = 0; i < n->nq; i++)
+		if (atomic_load(&n->queues[i].vq))
+			self_kick(n, i);
+	for (unsigned i = 0; i < n->nq; i++) {
+		struct net_vq *q = &n->queues[i];
+
+		while (atomic_load(&q->busy) || atomic_load(&q->inflight)) {
+			if (++waited == 200000)
+				return err_set(EBUSY, "virtio-net %s: queue %u still has %u reads "
+					       "or writes in flight", n->tap->what, i,
+					       atomic_load(&q->inflight));
+			nanosleep(&ts, NULL);
+		}
+	}
+	for (unsigned i = 0; i < n->nq; i++) {
+		struct net_vq *q = &n->queues[i];
+		struct virtq *vq = atomic_load(&q->vq);
+
+		if (vq && atomic_exchange(&q->dirty, false)) {
+			virtq_flush(vq);
+			if (virtq_need_interrupt(vq))
+				virtio_pci_notify(n->t, i);
+		}
+	}
+	return 0;
+}
+
+/* Back on: each queue's kick re-arms its reads (and retries a tap that
+ * had failed one) and drains what the guest queued meanwhile. */
+static void dev_resume(struct device *dev)
+{
+	struct virtio_net *n = dev->priv;
+
+	for (unsigned i = 0; i < n->nq; i++)
+		atomic_store(&n->queues[i].stopping, false);
+	for (unsigned i = 0; i < n->nq; i++)
+		if (atomic_load(&n->queues[i].vq))
+			self_kick(n, i);
+}
+
 static const struct device_ops net_device_ops = {
 	.name = "virtio-net",
 	.reset = dev_reset,
 	.save = net_dev_save,
 	.restore = net_dev_restore,
+	.quiesce = dev_quiesce,
+	.resume = dev_resume,
 	.free = dev_free,
 };
 

@@ -540,11 +540,97 @@ static void dev_free(struct device *dev)
 	virtio_scsi_destroy(dev->priv);
 }
 
+/* Keep the threads off queue q and wait for what it has in flight. */
+static int stop_queue(struct scsi_queue *q, unsigned *waited)
+{
+	struct timespec ts = { 0, 50 * 1000 };
+
+	atomic_store(&q->stopping, true);
+	while (atomic_load(&q->busy) || atomic_load(&q->inflight)) {
+		if (++*waited >= 200000)
+			return err_set(EBUSY, "virtio-scsi: queue %u still has %u commands in "
+				       "flight", q->idx, atomic_load(&q->inflight));
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* What the batch hook would have done for a stopped queue. */
+static void flush_queue(struct virtio_scsi *s, struct scsi_queue *q)
+{
+	struct virtq *vq = atomic_load(&q->vq);
+
+	if (vq && atomic_exchange(&q->dirty, false)) {
+		virtq_flush(vq);
+		if (virtq_need_interrupt(vq))
+			virtio_pci_notify(s->t, q->idx);
+	}
+	if (vq)
+		publish_done(s, q);
+}
+
+/*
+ * For a snapshot of a running VM (vmm/device.h): the request and event
+ * queues stop as in a reset; their completions are published, which lets
+ * the task management functions waiting on them finish on the control
+ * queue's thread; then the control queue stops too.
+ */
+static int dev_quiesce(struct device *dev)
+{
+	struct virtio_scsi *s = dev->priv;
+	struct timespec ts = { 0, 50 * 1000 };
+	struct scsi_queue *ctrl = &s->queues[SCSI_CTRL_Q];
+	unsigned waited = 0;
+	int r;
+
+	for (unsigned i = SCSI_EVENT_Q; i < s->nq; i++)
+		atomic_store(&s->queues[i].stopping, true);
+	for (unsigned i = SCSI_EVENT_Q; i < s->nq; i++) {
+		r = stop_queue(&s->queues[i], &waited);
+		if (r)
+			return r;
+	}
+	for (unsigned i = SCSI_EVENT_Q; i < s->nq; i++)
+		flush_queue(s, &s->queues[i]);
+	for (;;) {
+		r = stop_queue(ctrl, &waited);
+		if (r)
+			return r;
+		if (!ctrl->ntmf)
+			break;
+		/* A TMF still waits: let the control queue's thread run it. */
+		atomic_store(&ctrl->stopping, false);
+		scsi_kick_ctrl(s);
+		if (++waited >= 200000)
+			return err_set(EBUSY, "virtio-scsi: %u task management functions still "
+				       "wait for their targets", ctrl->ntmf);
+		nanosleep(&ts, NULL);
+	}
+	flush_queue(s, ctrl);
+	return 0;
+}
+
+static void dev_resume(struct device *dev)
+{
+	struct virtio_scsi *s = dev->priv;
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < s->nq; i++)
+		atomic_store(&s->queues[i].stopping, false);
+	/* Kicks that came while stopped were dropped: look at every ring. */
+	for (unsigned i = 0; i < s->nq; i++)
+		if (atomic_load(&s->queues[i].vq) &&
+		    write(virtio_pci_kick_fd(s->t, i), &one, sizeof(one)) != sizeof(one))
+			scsi_warn(s, "queue %u: cannot signal its thread", i);
+}
+
 static const struct device_ops scsi_device_ops = {
 	.name = "virtio-scsi",
 	.reset = dev_reset,
 	.save = scsi_dev_save,
 	.restore = scsi_dev_restore,
+	.quiesce = dev_quiesce,
+	.resume = dev_resume,
 	.free = dev_free,
 };
 

@@ -97,8 +97,8 @@ static struct json_object *error_reply(const char *fmt, const char *arg)
 /* One request line in, one response object out. */
 static struct json_object *handle(struct control *c, const char *line)
 {
-	static const char *const cmds = "info, pause, resume, stop";
-	struct json_object *req = json_tokener_parse(line), *cmd, *out;
+	static const char *const cmds = "info, pause, resume, stop, snapshot";
+	struct json_object *req = json_tokener_parse(line), *cmd, *out, *path;
 	const char *name;
 	int r;
 
@@ -122,7 +122,18 @@ static struct json_object *handle(struct control *c, const char *line)
 		r = c->ops->resume(c->vm);
 	else if (!strcmp(name, "stop"))
 		r = c->ops->stop(c->vm);
-	else {
+	else if (!strcmp(name, "snapshot")) {
+		if (!json_object_object_get_ex(req, "path", &path) ||
+		    !json_object_is_type(path, json_type_string) ||
+		    !json_object_get_string(path)[0]) {
+			json_object_put(out);
+			json_object_put(req);
+			return error_reply("snapshot needs a \"path\" string (%s)",
+					   "{\"cmd\": \"snapshot\", \"path\": \"FILE\"}");
+		}
+		r = c->ops->snapshot ? c->ops->snapshot(c->vm, json_object_get_string(path))
+				     : err_set(ENOTSUP, "this VM cannot be snapshotted");
+	} else {
 		char what[160];
 
 		snprintf(what, sizeof(what), "unknown cmd \"%.60s\" (one of: %s)", name, cmds);

@@ -5,6 +5,7 @@
  *
  *   {"cmd": "info"}            -> {"ok": true, "state": "running", ...}
  *   {"cmd": "pause"|"resume"|"stop"}
+ *   {"cmd": "snapshot", "path": "FILE"}  -> save the VM to FILE (vmm/snapshot.h)
  *   anything wrong             -> {"ok": false, "error": "what to do about it"}
  *
  * Only the socket's owner may connect: the file is mode 0600 and each
@@ -24,6 +25,9 @@ struct control_ops {
 	int (*pause)(void *vm);
 	int (*resume)(void *vm);
 	int (*stop)(void *vm);
+	/* Save the VM to `path` (non-empty); it runs on afterwards unless it
+	 * was paused. */
+	int (*snapshot)(void *vm, const char *path);
 };
 
 struct control;

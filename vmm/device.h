@@ -10,6 +10,14 @@
  * started (restore, into a device fresh from its create function, before
  * the vCPUs run). A save that finds work in flight fails with -EBUSY
  * rather than write a state that would lose it.
+ *
+ * quiesce/resume (optional) bring a running device to that state and back
+ * while its I/O threads keep running: quiesce keeps the threads off every
+ * queue, waits until nothing is in flight (giving up with -EBUSY after
+ * about 10 s), flushes the used entries the threads had not published and
+ * raises their interrupts; resume lets the threads back on and kicks
+ * every queue. Call resume after a quiesce whether it failed or not.
+ * Only while the vCPUs are paused.
  */
 #ifndef KITE_VMM_DEVICE_H
 #define KITE_VMM_DEVICE_H
@@ -22,6 +30,8 @@ struct device_ops {
 	void (*reset)(struct device *dev);
 	int (*save)(struct device *dev, struct state_tree *st, int node);
 	int (*restore)(struct device *dev, const void *fdt, int node);
+	int (*quiesce)(struct device *dev);
+	void (*resume)(struct device *dev);
 	void (*free)(struct device *dev);
 };
 

@@ -28,6 +28,7 @@ static const char usage[] =
 
 static const char ctl_usage[] =
 "Usage: kite ctl SOCKET COMMAND [--json]\n"
+"       kite ctl SOCKET snapshot FILE [--json]\n"
 "\n"
 "Control the VM of a kite started with --api-socket SOCKET.\n"
 "\n"
@@ -36,6 +37,8 @@ static const char ctl_usage[] =
 "  pause     stop every vCPU (devices finish what they started)\n"
 "  resume    run the vCPUs again\n"
 "  stop      end the VM; that kite exits with status 0\n"
+"  snapshot FILE  pause, save the VM to FILE (written whole or not at all),\n"
+"            then run on unless it was paused\n"
 "\n"
 "  --json    print the response as the JSON the socket sent\n"
 "Exit status: 0 done, 1 kite refused or cannot be reached, 2 bad usage.\n";
@@ -73,9 +76,9 @@ static void print_human(const char *cmd, struct json_object *resp)
 
 static int cmd_ctl(int argc, char **argv)
 {
-	static const char *const cmds[] = { "info", "pause", "resume", "stop" };
+	static const char *const cmds[] = { "info", "pause", "resume", "stop", "snapshot" };
 	struct json_object *req, *resp, *ok, *msg;
-	const char *path = NULL, *cmd = NULL;
+	const char *path = NULL, *cmd = NULL, *file = NULL;
 	bool json = false, known = false;
 	int status;
 
@@ -89,6 +92,8 @@ static int cmd_ctl(int argc, char **argv)
 			path = argv[i];
 		} else if (!cmd) {
 			cmd = argv[i];
+		} else if (!strcmp(cmd, "snapshot") && !file) {
+			file = argv[i];
 		} else {
 			fprintf(stderr, "kite: ctl: unexpected argument '%s' (see kite ctl --help)\n",
 				argv[i]);
@@ -102,12 +107,18 @@ static int cmd_ctl(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		known |= !strcmp(cmd, cmds[i]);
 	if (!known) {
-		fprintf(stderr, "kite: ctl: unknown command '%s' (expected info, pause, resume "
-			"or stop)\n", cmd);
+		fprintf(stderr, "kite: ctl: unknown command '%s' (expected info, pause, resume, "
+			"stop or snapshot)\n", cmd);
+		return KITE_EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "snapshot") && (!file || !file[0])) {
+		fprintf(stderr, "kite: ctl: snapshot needs a FILE (kite ctl SOCKET snapshot FILE)\n");
 		return KITE_EXIT_USAGE;
 	}
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	if (file)
+		json_object_object_add(req, "path", json_object_new_string(file));
 	resp = control_request(path, req);
 	json_object_put(req);
 	if (!resp) {

@@ -21,6 +21,7 @@
 #include "vmm/disks.h"
 #include "vmm/nets.h"
 #include "vmm/sandbox.h"
+#include "vmm/snapshot.h"
 #include "vmm/err.h"
 #include "vmm/platform.h"
 #include "vmm/vcpu.h"
@@ -343,8 +344,39 @@ static int ctl_stop(void *opaque)
 	return 0;
 }
 
+/* Pause (unless paused already), quiesce every device, write the file,
+ * then let everything run again as it was. */
+static int ctl_snapshot(void *opaque, const char *path)
+{
+	struct vm *vm = opaque;
+	bool was_paused = atomic_load(&vm->pause_req);
+	struct device *d, *stopped = NULL;
+	int r = vm_pause(vm);
+
+	for (d = vm->devices; !r && d; d = d->next) {
+		stopped = d;
+		if (d->ops->quiesce)
+			r = d->ops->quiesce(d);
+	}
+	if (!r)
+		r = snapshot_write(vm, path);
+	/* Every device that was asked to quiesce resumes, failed or not. */
+	for (d = stopped ? vm->devices : NULL; d; d = d->next) {
+		if (d->ops->resume)
+			d->ops->resume(d);
+		if (d == stopped)
+			break;
+	}
+	if (!was_paused && !atomic_load(&vm->stopping))
+		vm_resume(vm);
+	if (!r)
+		vm_log(vm, "snapshot written to %s", path);
+	return r;
+}
+
 static const struct control_ops vm_control_ops = {
 	.info = ctl_info, .pause = ctl_pause, .resume = ctl_resume, .stop = ctl_stop,
+	.snapshot = ctl_snapshot,
 };
 
 static void on_kick(int sig)
