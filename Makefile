@@ -78,9 +78,9 @@ clean:
 # on its regression inputs, then for FUZZ_SECONDS (default 60) from its seeds.
 # `make fuzz-ci`: the same, never shorter than 60 s a harness.
 fuzz:
-	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk run
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk run FUZZ_LDLIBS='$(LDLIBS)'
 
 fuzz-ci:
-	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk run FUZZ_MIN_SECONDS=60
+	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk run FUZZ_LDLIBS='$(LDLIBS)' FUZZ_MIN_SECONDS=60
 
 .PHONY: fuzz fuzz-ci
