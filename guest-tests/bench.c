@@ -7,7 +7,7 @@
  *   BENCH iface=blk rw=read qd=32 queues=1 iops=123456 lat_us=12.3 ios=N secs=S
  *
  * Command line:
- *   bench_iface=blk            the driver (disk.h)
+ *   bench_iface=blk|scsi       the driver (disk.h)
  *   bench_rw=read|write|mix    mix: each request a read with probability 70%
  *   bench_qd=N                 requests in flight per queue, 1-256 (default 1)
  *   bench_queues=N             queues, one CPU each (default 1)
@@ -208,7 +208,7 @@ bool bench_run(void)
 		struct bench_q *w = &queues[i];
 		/* Page-aligned buffers, as a host O_DIRECT path wants them. */
 		u64 stride = BLOCK + ALIGN_UP(disk.buf_guard, PAGE_SIZE);
-		u8 *bufs = dma_alloc(qd * stride, PAGE_SIZE);
+		u8 *bufs = dma_alloc((qd + 1) * stride, PAGE_SIZE);
 
 		w->q = i;
 		w->cpu = disk.cpu[i];
@@ -217,7 +217,8 @@ bool bench_run(void)
 			struct disk_req *rq = &w->req[k];
 
 			rq->len = BLOCK;
-			rq->buf = bufs + k * stride;
+			/* the guard in front of the first one too */
+			rq->buf = bufs + (stride - BLOCK) + k * stride;
 			if (!bufs || !disk.ops->req_init(&disk, rq)) {
 				printf("FAIL bench: out of DMA memory at queue %u request %u\n", i, k);
 				return false;

@@ -3,8 +3,9 @@
 #include "disk.h"
 #include "console.h"
 
-/* disk_blk.c */
+/* disk_blk.c, disk_scsi.c */
 int disk_blk_open(struct disk *d, unsigned depth, char *why, size_t whylen);
+int disk_scsi_open(struct disk *d, unsigned depth, char *why, size_t whylen);
 
 int disk_open(struct disk *d, const char *iface, unsigned depth, char *why, size_t whylen)
 {
@@ -16,8 +17,9 @@ int disk_open(struct disk *d, const char *iface, unsigned depth, char *why, size
 	}
 	if (!strcmp(iface, "blk"))
 		return disk_blk_open(d, depth, why, whylen);
-	/* virtio-scsi goes here: if (!strcmp(iface, "scsi")) return disk_scsi_open(...) */
-	snprintf(why, whylen, "no driver for interface '%s' (blk)", iface);
+	if (!strcmp(iface, "scsi"))
+		return disk_scsi_open(d, depth, why, whylen);
+	snprintf(why, whylen, "no driver for interface '%s' (blk, scsi)", iface);
 	return -1;
 }
 

@@ -3,8 +3,8 @@
  * A disk as mode=bench, the data-safety modes and the demo drive it, apart
  * from the transport: requests on numbered queues, each queue used by one
  * CPU only, everything in ring 3. A driver supplies struct disk_ops
- * (disk_blk.c for virtio-blk); another driver (virtio-scsi) plugs in by
- * filling the same table and adding its name to disk_open().
+ * (disk_blk.c for virtio-blk, disk_scsi.c for virtio-scsi); another driver
+ * plugs in by filling the same table and adding its name to disk_open().
  */
 #ifndef GUEST_DISK_H
 #define GUEST_DISK_H
@@ -35,7 +35,7 @@ struct disk_req {
 struct disk;
 
 struct disk_ops {
-	const char *iface;	/* "blk" */
+	const char *iface;	/* "blk", "scsi" */
 	/* The driver's per-request state; false when DMA memory ran out. */
 	bool (*req_init)(struct disk *d, struct disk_req *r);
 	/* Queue r on queue q, not yet visible to the device; false if full. */
@@ -69,7 +69,7 @@ struct disk {
 };
 
 /*
- * Find and start the first disk of interface `iface` ("blk") with the queue
+ * Find and start the first disk of interface `iface` ("blk", "scsi") with the queue
  * settings of the command line (blk_wait, event_idx, indirect, layout),
  * ready for `depth` requests in flight on each queue. Turns interrupts on
  * for the calling CPU (other CPUs waiting by interrupt call user_irqs).

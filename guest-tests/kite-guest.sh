@@ -10,7 +10,9 @@
 # disk (--disk, an 8 MiB raw image made in BUILD/guest-tests/kite) the blk-*
 # cases: 1, 2 and 4 vCPUs, interrupts and polling, split and merged layouts,
 # EVENT_IDX and INDIRECT_DESC refused by the driver, cache=writeback, a
-# read-only disk, and malformed requests (hostile=1).
+# read-only disk, and malformed requests (hostile=1). With iface=scsi disks
+# (one, two or a 4-queue controller) the scsi-* cases in the same variations,
+# two targets on one controller among them.
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -124,6 +126,7 @@ run_case() {
 			echo "kite did not report the triple fault with registers") ;;
 	*)
 		case " $args " in *" blk=1 "*) extra=("${BLK_CASES[@]}") ;; esac
+		case " $args " in *" scsi=1 "*) extra+=("${SCSI_CASES[@]}") ;; esac
 		why=$(check_test_log "$log" "${extra[@]}") || true
 		if [ -z "$why" ] && [ "$expect" = shutdown ] && ! grep -q '^exit: ' "$log"; then
 			why="status 0 but the guest did not say it powered off or reset"
@@ -185,6 +188,33 @@ run_blk blk-2cpu-irq-writeback   2 "" ",cache=writeback"
 run_blk blk-2cpu-irq-readonly    2 "blk_ro=1 blk_serial=kite-test" ",readonly=on"
 run_blk blk-2cpu-irq-hostile     2 "hostile=1"
 run_blk blk-1cpu-poll-hostile-merged 1 "hostile=1 layout=merged blk_wait=poll"
+
+# run_scsi NAME CPUS TARGETS ARGS [DISK OPTS [QUEUES]]: PVH, 64M, TARGETS
+# iface=scsi disks (targets 0..TARGETS-1 of one controller, LUN 0), each a
+# fresh 8 MiB image with serial kite-scsiN, as QEMU's run of the same cases
+# has them; scsi_strict=1: kite's own answers are checked too.
+run_scsi() {
+	local name=$1 cpus=$2 ntgt=$3 args=$4 opts=${5:-} queues=${6:-2} t
+	local -a disks=()
+	for ((t = 0; t < ntgt; t++)); do
+		rm -f "$OUT/scsi$t.img"
+		truncate -s 8M "$OUT/scsi$t.img"
+		disks+=(--disk "path=$OUT/scsi$t.img,iface=scsi,queues=$queues,serial=kite-scsi$t$opts")
+	done
+	run_case "$name" "$ELF" "$cpus" 64M status:0 \
+		"cpus=$cpus scsi=1 scsi_targets=$ntgt scsi_serial=kite-scsi scsi_strict=1 $args" \
+		"${disks[@]}"
+}
+run_scsi scsi-1cpu-irq                 1 1 ""
+run_scsi scsi-2cpu-poll-2tgt           2 2 "scsi_wait=poll"
+run_scsi scsi-4cpu-irq-4q              4 1 "" "" 4
+run_scsi scsi-2cpu-irq-2tgt-merged     2 2 "layout=merged"
+run_scsi scsi-1cpu-poll-merged         1 1 "layout=merged scsi_wait=poll"
+run_scsi scsi-2cpu-irq-no-features     2 1 "event_idx=0 indirect=0"
+run_scsi scsi-2cpu-irq-2tgt-writeback  2 2 "" ",cache=writeback"
+run_scsi scsi-2cpu-irq-2tgt-readonly   2 2 "scsi_ro=1" ",readonly=on"
+run_scsi scsi-2cpu-irq-hostile         2 1 "hostile=1"
+run_scsi scsi-1cpu-poll-hostile-merged 1 1 "hostile=1 layout=merged scsi_wait=poll"
 
 # SIGINT and SIGTERM stop a running VM cleanly with status 128 + signal.
 signal_case() {

@@ -9,6 +9,10 @@ GUEST_CASES=(boot cmdline uart acpi pci cpus memmap)
 # shellcheck disable=SC2034
 BLK_CASES=(blk-rw blk-flush blk-discard blk-write-zeroes blk-get-id blk-readonly blk-range
 	blk-mq blk-indirect blk-event-idx blk-malformed)
+# ... and those of a run with a virtio-scsi controller (scsi=1).
+# shellcheck disable=SC2034
+SCSI_CASES=(scsi-commands scsi-rw scsi-flush scsi-unmap scsi-write-same scsi-readonly
+	scsi-range scsi-mq scsi-multi-lun scsi-tmf scsi-bad-target scsi-malformed)
 
 PASSED=0
 FAILED=0

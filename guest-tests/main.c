@@ -14,6 +14,11 @@
  *                         bench_queues, bench_secs, bench_iface); the two
  *                         halves of the data-safety test (blk_safety.c:
  *                         blk_run, writer_qd, durable)
+ *   mode=net-echo, or net=echo
+ *                         answer ARP, ping and UDP echo on every virtio-net
+ *                         NIC until a "stop" datagram (net_echo.c: ip=,
+ *                         net_wait, net_ping, ...); mode=demo shows the
+ *                         NICs and pings net_ping from them
  *   exit=debug|poweroff|reset|reset-kbd
  *                         how to end (test default: debug, demo default: poweroff)
  *   mem=SIZE              memmap: expected RAM (bytes, K/M/G suffix)
@@ -25,6 +30,9 @@
  *   blk_serial=S, blk_ro=1, hostile=1
  *                         the virtio-blk cases (tests_blk.c), run when a
  *                         virtio-blk device is found or blk=1 asks for one
+ *   scsi=1, scsi_wait=irq|poll, scsi_targets=N, scsi_serial=P, scsi_ro=1,
+ *   scsi_strict=1         the virtio-scsi cases (tests_scsi*.c), likewise;
+ *                         event_idx, indirect, layout and hostile apply too
  */
 #include "acpi.h"
 #include "bootinfo.h"
@@ -91,6 +99,7 @@ static void demo(void)
 	printf("tsc: %lu MHz (%s)\n", tsc_hz / 1000000,
 	       tsc_calibrated ? "measured against the ACPI PM timer" : "guessed: no PM timer");
 	demo_disk();
+	demo_net();
 }
 
 /* Ring 3 from here on; ring 0 only serves syscalls and traps. */
@@ -103,6 +112,8 @@ static long guest_main(void *unused)
 	(void)unused;
 	bootinfo_parse();
 	cmdline_get("mode", mode, sizeof(mode));
+	if (cmdline_is("net", "echo"))	/* the spelling of mode=net-echo */
+		snprintf(mode, sizeof(mode), "net-echo");
 	exit = strcmp(mode, "demo") ? EXIT_DEBUG : EXIT_POWEROFF;
 	if (cmdline_get("exit", how, sizeof(how)) && !exit_method_parse(how, &exit))
 		bad_exit = true;
@@ -132,6 +143,8 @@ static long guest_main(void *unused)
 	}
 	if (!strcmp(mode, "blk-verify"))
 		guest_finish(exit, blk_verify() ? 0 : 1);
+	if (!strcmp(mode, "net-echo"))
+		guest_finish(exit, net_echo_run() ? 0 : 1);
 	if (!strcmp(mode, "fault")) {
 		printf("fault: reading 0x%lx (not mapped) from ring 3\n", MAPPED_LIMIT);
 		(void)*(volatile u64 *)phys(MAPPED_LIMIT);
@@ -146,7 +159,7 @@ static long guest_main(void *unused)
 		syscall3(SYS_TRIPLE_FAULT, 0, 0, 0);
 	}
 	printf("FAIL mode: unknown mode=%s (test, demo, fault, triple, idle, bench, blk-writer, "
-	       "blk-verify)\n", mode);
+	       "blk-verify, net-echo)\n", mode);
 	guest_finish(EXIT_DEBUG, 1);
 }
 

@@ -19,4 +19,10 @@ bool blk_verify(void);
 /* demo_disk.c: the disk part of mode=demo. */
 void demo_disk(void);
 
+/* net_echo.c, mode=net-echo (net=echo): answers ARP, ping and UDP echo on
+ * every virtio-net NIC until told to stop; false (after a FAIL line) if
+ * the NICs could not be brought up. demo_net: the net part of mode=demo. */
+bool net_echo_run(void);
+void demo_net(void);
+
 #endif

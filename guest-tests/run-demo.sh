@@ -4,7 +4,10 @@
 # what it saw (boot protocol, CPUs, memory map, ACPI tables, PCI devices,
 # and the virtio-blk disk: a 16 MiB image, BUILD/guest-tests/demo-disk.img,
 # made if missing, on which it writes, reads back and compares a few
-# blocks); it then powers off through ACPI. Without a usable /dev/kvm, the
+# blocks); it then powers off through ACPI. Run as root, the guest also
+# gets a virtio-net NIC on a tap in a network namespace this script creates
+# (and removes), with the host's side at 10.213.7.1, which it pings three
+# times; otherwise the script says why not. Without a usable /dev/kvm, the
 # same demo runs under QEMU (TCG) instead, if installed, and is labelled as
 # such.
 #   usage: guest-tests/run-demo.sh [BUILD]
@@ -22,6 +25,30 @@ rm -f "$log"
 disk=$OUT/demo-disk.img
 [ -f "$disk" ] || truncate -s 16M "$disk"
 
+# The NIC (net-lib.sh): the VMM runs inside the namespace, on tap kt0.
+# shellcheck source-path=SCRIPTDIR source=net-lib.sh
+source "$here/net-lib.sh"
+NS=kite-demo-$$
+net_in=()
+net_kite=()
+net_qemu=()
+net_args=
+net_why=$(netns_unusable_reason)
+if [ -z "$net_why" ]; then
+	trap 'netns_remove "$NS"' EXIT
+	netns_create "$NS"
+	tap_create "$NS" kt0 2
+	tap_up "$NS" kt0 10.213.7.1/24
+	net_in=(ip netns exec "$NS")
+	net_kite=(--net "tap=kt0,mac=52:54:00:6b:07:02,queues=2")
+	net_qemu=(-netdev "tap,id=n0,ifname=kt0,script=no,downscript=no,vhost=off,queues=2"
+		-device "virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:6b:07:02,mq=on,vectors=6")
+	net_args=" ip=10.213.7.2/24 net_ping=10.213.7.1"
+	echo "net: the guest's NIC is on tap kt0 (host side 10.213.7.1/24) in namespace $NS"
+else
+	echo "net: no NIC for the demo: $net_why"
+fi
+
 # check_demo VMM STATUS: the demo ran to its ACPI power-off.
 check_demo() {
 	local vmm=$1 st=$2
@@ -34,14 +61,20 @@ check_demo() {
 	else
 		report "demo under $vmm" OK "disk checked, powered off through ACPI"
 	fi
+	[ -n "$net_args" ] || return 0
+	if grep -q '^net0: ping 10.213.7.1: 3 sent, 3 received' "$log"; then
+		report "demo NIC under $vmm" OK "the guest pinged the host through virtio-net"
+	else
+		report "demo NIC under $vmm" FAIL "$(grep -m1 -E '^net0?: (ping|none|.*unusable|.*cannot)' "$log" || echo 'no net lines')"
+	fi
 }
 
 reason=$(kvm_unusable_reason)
 if [ -z "$reason" ]; then
 	echo "== kite: test guest, mode=demo, 2 vCPUs, 256M, disk $disk =="
 	set +e
-	"$BUILD/kite" run --kernel "$BUILD/testguest.elf" --cpus 2 --memory 256M \
-		--cmdline mode=demo --console "file=$log" --disk "path=$disk"
+	"${net_in[@]}" "$BUILD/kite" run --kernel "$BUILD/testguest.elf" --cpus 2 --memory 256M \
+		--cmdline "mode=demo$net_args" --console "file=$log" --disk "path=$disk" "${net_kite[@]}"
 	st=$?
 	set -e
 	cat "$log" 2>/dev/null || true
@@ -60,8 +93,8 @@ if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
 fi
 echo "== QEMU (TCG), not kite: the same test guest, mode=demo, 2 vCPUs, 256M, disk $disk =="
 set +e
-timeout 120 qemu-system-x86_64 -machine q35 -accel tcg -display none -no-reboot \
-	-smp 2 -m 256M -kernel "$BUILD/testguest.elf" -append mode=demo \
+"${net_in[@]}" timeout 120 qemu-system-x86_64 -machine q35 -accel tcg -display none -no-reboot \
+	-smp 2 -m 256M -kernel "$BUILD/testguest.elf" -append "mode=demo$net_args" "${net_qemu[@]}" \
 	-serial "file:$log" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-drive "file=$disk,if=none,id=d0,format=raw" \
 	-device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2,serial=kite-demo

@@ -400,6 +400,8 @@ unsigned tests_run(void)
 {
 	unsigned passed = 0, failed = 0, nblk;
 	const struct test_case *blk;
+	const struct test_case *scsi;
+	unsigned nscsi;
 
 	for (unsigned i = 0; i + 1 < ARRAY_SIZE(cases); i++)
 		run_case(&cases[i], &passed, &failed);
@@ -409,6 +411,11 @@ unsigned tests_run(void)
 		run_case(&blk[i], &passed, &failed);
 	if (nblk)
 		blk_cases_end();
+	scsi = scsi_cases(&nscsi);
+	for (unsigned i = 0; i < nscsi; i++)
+		run_case(&scsi[i], &passed, &failed);
+	if (nscsi)
+		scsi_cases_end();
 	run_case(&cases[ARRAY_SIZE(cases) - 1], &passed, &failed);
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed;

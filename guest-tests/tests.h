@@ -21,6 +21,9 @@ struct test_case {
  * and blk=1 does not ask for one; blk_cases_end() after running them. */
 const struct test_case *blk_cases(unsigned *n);
 void blk_cases_end(void);
+/* tests_scsi.c: the scsi-* cases, likewise for virtio-scsi and scsi=1. */
+const struct test_case *scsi_cases(unsigned *n);
+void scsi_cases_end(void);
 
 /* Shared with the demo. */
 const char *mem_type_name(u32 type);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# `make bench`: 4 KiB random I/O through kite's virtio-blk, beside QEMU's
-# virtio-blk and beside fio on the host, on the same file at the same depth.
+# `make bench`: 4 KiB random I/O through kite's virtio-blk and virtio-scsi,
+# beside QEMU's virtio-blk and virtio-scsi (virtio-scsi-pci + scsi-hd) and
+# beside fio on the host, on the same file at the same depth.
 #
 #   usage: tools/bench.sh [--build DIR] [--quick] [--secs N] [--wait poll|irq]
 #                         [--image PATH | --device PATH] [--allow-writes] [--tcg]
@@ -22,9 +23,12 @@
 # --tcg runs QEMU under TCG instead, only to check this harness end to end;
 # its figures mean nothing. fio always runs for real (installed if missing).
 #
-# Prints a table (with kite/QEMU and kite/fio ratios) row by row, a
-# progress line while it runs, and writes BUILD/bench/results.csv, one row
-# per point and tool. Exit status 1 if any run failed.
+# Prints a table (with kite/QEMU for each interface, kite scsi/blk and
+# kite/fio ratios) row by row, a progress line while it runs, and writes
+# BUILD/bench/results.csv, one row per point and tool, and
+# BUILD/bench/chart.svg (gnuplot, installed if missing): the IOPS of kite
+# blk, kite scsi, QEMU blk and QEMU scsi at each point. Exit status 1 if
+# any run failed.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,12 +94,11 @@ if [ -f "$USER_PATH" ] && [ $(($(stat -c '%b * %B' "$USER_PATH"))) -lt "$(stat -
 fi
 
 # --- the columns: a tool is a label and a run_<tool> function ---
-# virtio-scsi adds its columns here: kite-scsi and qemu-scsi, whose runners
-# boot the guest with bench_iface=scsi (and QEMU with virtio-scsi-pci +
-# scsi-hd), and a "blk/scsi" entry in RATIOS.
-TOOLS=(kite qemu fio)
-declare -A LABEL=([kite]=kite [qemu]=QEMU [fio]=fio)
-RATIOS=("kite qemu" "kite fio")
+# kite and qemu are virtio-blk; kite_scsi and qemu_scsi boot the guest with
+# bench_iface=scsi (QEMU with virtio-scsi-pci + scsi-hd on the same iothread).
+TOOLS=(kite kite_scsi qemu qemu_scsi fio)
+declare -A LABEL=([kite]=kite [kite_scsi]=kite-scsi [qemu]=QEMU [qemu_scsi]=QEMU-scsi [fio]=fio)
+RATIOS=("kite qemu" "kite_scsi qemu_scsi" "kite_scsi kite" "kite fio")
 declare -A WHY_SKIPPED=()
 
 # shellcheck source-path=SCRIPTDIR/.. source=guest-tests/lib.sh
@@ -108,6 +111,7 @@ if ! command -v "$QEMU" >/dev/null 2>&1; then
 	[ "$TCG" = 0 ] || { echo "bench: --tcg needs $QEMU" >&2; exit 1; }
 elif [ "$TCG" = 1 ]; then
 	LABEL[qemu]="QEMU-TCG"
+	LABEL[qemu_scsi]="QEMU-TCG-scsi"
 	QEMU_ACCEL=(-machine "q35,accel=tcg" -cpu max)
 elif [ -n "$KVM_WHY" ]; then
 	WHY_SKIPPED[qemu]="$KVM_WHY; --tcg checks the harness under TCG, with meaningless figures"
@@ -122,6 +126,15 @@ if ! command -v fio >/dev/null 2>&1; then
 			{ apt-get update -qq && apt-get install -y -qq fio >/dev/null; } || true
 	fi
 	command -v fio >/dev/null 2>&1 || WHY_SKIPPED[fio]="fio is not installed (apt-get install fio)"
+fi
+# The scsi columns run where the blk ones do.
+[ -z "${WHY_SKIPPED[kite]:-}" ] || WHY_SKIPPED[kite_scsi]=${WHY_SKIPPED[kite]}
+[ -z "${WHY_SKIPPED[qemu]:-}" ] || WHY_SKIPPED[qemu_scsi]=${WHY_SKIPPED[qemu]}
+if ! command -v gnuplot >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	echo "bench: installing gnuplot-nox (for $OUT/chart.svg)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 ||
+		{ apt-get update -qq && apt-get install -y -qq gnuplot-nox >/dev/null; } || true
 fi
 
 # --- backends: BK_IMG (the file; empty for null), BK_CACHE, BK_DIRECT ---
@@ -148,8 +161,9 @@ backend() {
 
 # --- runners: run_<tool> RW QD Q LOG sets RES to "IOPS LAT_US", or to
 # SKIPPED, FAILED or n/a ---
-guest_args() {
-	echo "mode=bench bench_rw=$1 bench_qd=$2 bench_queues=$3 bench_secs=$SECS blk_wait=$WAIT"
+guest_args() {	# RW QD Q [IFACE]
+	echo "mode=bench bench_rw=$1 bench_qd=$2 bench_queues=$3 bench_secs=$SECS blk_wait=$WAIT" \
+		"bench_iface=${4:-blk}"
 }
 
 # The BENCH line of a guest log as "IOPS LAT_US", or FAILED.
@@ -159,21 +173,32 @@ bench_result() {
 	echo "${r:-FAILED}"
 }
 
+# run_kite RW QD Q LOG [IFACE]
 run_kite() {
-	local rw=$1 qd=$2 q=$3 log=$4 disk
+	local rw=$1 qd=$2 q=$3 log=$4 iface=${5:-blk} disk
 	if [ -n "$BK_IMG" ]; then
-		disk="path=$BK_IMG,queues=$q,iothreads=$q,cache=$BK_CACHE"
+		disk="path=$BK_IMG,iface=$iface,queues=$q,iothreads=$q,cache=$BK_CACHE"
 	else
-		disk="null=1G,queues=$q,iothreads=$q"
+		disk="null=1G,iface=$iface,queues=$q,iothreads=$q"
 	fi
 	timeout $((SECS + 60)) "$KITE" run --kernel "$ELF" --cpus "$q" --memory 256M \
-		--disk "$disk" --cmdline "$(guest_args "$rw" "$qd" "$q")" --console "file=$log" \
-		>"$log.vmm-out" 2>&1 || true
+		--disk "$disk" --cmdline "$(guest_args "$rw" "$qd" "$q" "$iface")" \
+		--console "file=$log" >"$log.vmm-out" 2>&1 || true
 	RES=$(bench_result "$log")
 }
 
+run_kite_scsi() {
+	run_kite "$@" scsi
+}
+
+# run_qemu RW QD Q LOG [IFACE]
 run_qemu() {
-	local rw=$1 qd=$2 q=$3 log=$4 drive cpus=$3
+	local rw=$1 qd=$2 q=$3 log=$4 iface=${5:-blk} drive cpus=$3
+	local -a dev=(-device "virtio-blk-pci,drive=d0,iothread=io0,num-queues=$q,disable-legacy=on")
+	if [ "$iface" = scsi ]; then
+		dev=(-device "virtio-scsi-pci,id=scsi0,iothread=io0,num_queues=$q,disable-legacy=on"
+		     -device "scsi-hd,drive=d0,bus=scsi0.0,scsi-id=0,lun=0")
+	fi
 	if [ -n "$BK_IMG" ]; then
 		drive="file=$BK_IMG,if=none,id=d0,format=raw,cache=$BK_CACHE,aio=io_uring"
 	else
@@ -184,12 +209,15 @@ run_qemu() {
 	# over EVENT_IDX: a second, idle vCPU keeps them.
 	[ "$TCG" = 0 ] || [ "$q" -gt 1 ] || cpus=2
 	timeout $((SECS + 120)) "$QEMU" "${QEMU_ACCEL[@]}" -smp "$cpus" -m 256M -nodefaults \
-		-display none -no-reboot -kernel "$ELF" -append "$(guest_args "$rw" "$qd" "$q")" \
+		-display none -no-reboot -kernel "$ELF" \
+		-append "$(guest_args "$rw" "$qd" "$q" "$iface")" \
 		-serial "file:$log" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		-object iothread,id=io0 -drive "$drive" \
-		-device "virtio-blk-pci,drive=d0,iothread=io0,num-queues=$q,disable-legacy=on" \
-		>"$log.vmm-out" 2>&1 || true
+		-object iothread,id=io0 -drive "$drive" "${dev[@]}" >"$log.vmm-out" 2>&1 || true
 	RES=$(bench_result "$log")
+}
+
+run_qemu_scsi() {
+	run_qemu "$@" scsi
 }
 
 # fio on the same file, one job per guest queue, each at the guest's depth.
@@ -261,6 +289,59 @@ row() {
 	printf '\n'
 }
 
+# --- the chart: IOPS of the four virtio columns at each point ---
+# A run without a figure is drawn as 0 (gnuplot would drop a column with
+# none at all, and shift the others); its key entry says so.
+CHART_TOOLS=(kite kite_scsi qemu qemu_scsi)
+declare -A CHART_HAS=()
+chart_row() {	# chart_row POINT: one line of $CHART_DAT from RES_OF
+	local t v line=$1
+	for t in "${CHART_TOOLS[@]}"; do
+		v=${RES_OF[$t]}
+		if [[ $v =~ ^[0-9] ]]; then
+			line+=" ${v%% *}"
+			CHART_HAS[$t]=1
+		else
+			line+=" 0"
+		fi
+	done
+	echo "$line" >>"$CHART_DAT"
+}
+
+chart() {
+	local svg=$OUT/chart.svg title="4 KiB random I/O, $SECS s per point, completions by $WAIT"
+	local -A key=([kite]="${LABEL[kite]} blk" [kite_scsi]="${LABEL[kite_scsi]}"
+		      [qemu]="${LABEL[qemu]} blk" [qemu_scsi]="${LABEL[qemu_scsi]}")
+	local t
+	if ! command -v gnuplot >/dev/null 2>&1; then
+		echo "bench: gnuplot is not installed (apt-get install gnuplot-nox): no $svg" >&2
+		return
+	fi
+	[ "$TCG" = 0 ] || title+="; QEMU under TCG: not a figure"
+	for t in "${CHART_TOOLS[@]}"; do
+		[ -n "${CHART_HAS[$t]:-}" ] || key[$t]+=" (no figures: ${WHY_SKIPPED[$t]:-FAILED})"
+	done
+	gnuplot <<-EOF 2>"$OUT/chart.err" || echo "bench: gnuplot failed, see $OUT/chart.err" >&2
+		set terminal svg size 1200,640 dynamic enhanced font "sans,11" background "white"
+		set output "$svg"
+		set title "$title" noenhanced
+		set ylabel "IOPS"
+		set yrange [0:*]
+		set key top left noenhanced
+		set style data histograms
+		set style histogram clustered gap 1
+		set style fill solid 0.85 border -1
+		set boxwidth 0.9
+		set xtics rotate by 40 right scale 0 noenhanced
+		set bmargin 9
+		set grid ytics
+		plot "$CHART_DAT" using 2:xtic(1) title "${key[kite]}", \
+		     "" using 3 title "${key[kite_scsi]}", \
+		     "" using 4 title "${key[qemu]}", \
+		     "" using 5 title "${key[qemu_scsi]}"
+	EOF
+}
+
 # On stderr, so that the table alone goes where stdout is sent.
 progress() {
 	if [ -t 2 ]; then printf '\r\033[K%s' "$*" >&2; else printf '  ... %s\n' "$*" >&2; fi
@@ -284,6 +365,9 @@ for r in "${RATIOS[@]}"; do
 	RATIO_W[$r]=$(( ${#LABEL[${r% *}]} + ${#LABEL[${r#* }]} + 1 ))
 done
 echo "backend,rw,qd,queues,wait,tool,iops,lat_us,status" >"$CSV"
+CHART_DAT=$OUT/chart.dat
+echo "# point ${LABEL[kite]} ${LABEL[kite_scsi]} ${LABEL[qemu]} ${LABEL[qemu_scsi]} (IOPS, 0 = none)" \
+	>"$CHART_DAT"
 header
 n=0 failed=0
 declare -A RES_OF
@@ -309,12 +393,13 @@ for bk in "${BACKENDS[@]}"; do
 				done
 				progress_done
 				row "$bk" "$rw" "$qd" "$q"
+				chart_row "$bk/$rw/qd$qd/q$q"
 			done
 		done
 	done
 done
-# An SVG chart of $CSV (gnuplot) is drawn here, by a later change.
-echo "results: $CSV"
+chart
+echo "results: $CSV, $OUT/chart.svg"
 if [ "$failed" -gt 0 ]; then
 	echo "bench: $failed runs FAILED; their logs are in $OUT" >&2
 	exit 1

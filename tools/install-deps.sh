@@ -20,6 +20,8 @@ have_pc json-c     || need+=(libjson-c-dev)
 # Tools the tests use: iasl checks kite's ACPI tables; cpio/zstd/xz unpack kernels.
 command -v iasl >/dev/null || need+=(acpica-tools)
 command -v python3 >/dev/null || need+=(python3)
+# ping: the virtio-net test pings the guest with the host's own ping.
+command -v ping >/dev/null || need+=(iputils-ping)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 
