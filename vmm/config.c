@@ -53,6 +53,11 @@ const char config_run_usage[] =
 "                       every capability and sets no_new_privs once KVM,\n"
 "                       memory, images and taps are open; the console file\n"
 "                       and the API socket are opened after that)\n"
+"  --seccomp kill|log|off\n"
+"                       syscall filter of every thread (default kill: a call\n"
+"                       outside the thread's list kills kite, naming the call;\n"
+"                       log: allow such calls and have the kernel log them\n"
+"                       (dmesg); off: no filter, for debugging only)\n"
 "  --verbose            say what kite does and what placement it got\n"
 "  --help               this text\n"
 "\n"
@@ -150,6 +155,7 @@ int parse_size(const char *s, uint64_t *out)
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGEPAGES,
 	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_DISK, OPT_NET, OPT_API_SOCKET, OPT_USER, OPT_VERBOSE, OPT_HELP,
+	OPT_SECCOMP,
 };
 
 static const struct option run_options[] = {
@@ -167,6 +173,7 @@ static const struct option run_options[] = {
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -268,6 +275,8 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 		return 0;
 	case OPT_USER:
 		return sandbox_parse_user(v, &cfg->sandbox);
+	case OPT_SECCOMP:
+		return seccomp_parse_mode(v, &cfg->seccomp);
 	case OPT_VERBOSE:
 		cfg->verbose = true;
 		return 0;

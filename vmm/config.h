@@ -11,6 +11,7 @@
 #include "virtio/net.h"
 #include "vmm/console.h"
 #include "vmm/sandbox.h"
+#include "vmm/seccomp.h"
 
 #define KITE_MAX_CPUS		254	/* xAPIC ids 0..253; 255 is broadcast */
 #define KITE_MIN_MEMORY		(16ULL << 20)
@@ -35,6 +36,7 @@ struct vm_config {
 	unsigned nnets;
 	const char *api_socket;		/* --api-socket PATH, or NULL */
 	struct sandbox_opts sandbox;	/* --user */
+	enum seccomp_mode seccomp;	/* --seccomp (0: kill) */
 	bool verbose;
 	bool help;			/* --help given: print usage, run nothing */
 };

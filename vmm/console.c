@@ -21,6 +21,7 @@
 
 #include "devices/uart.h"
 #include "vmm/err.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #define CTRL_A			0x01
@@ -216,6 +217,7 @@ static void *flusher_main(void *arg)
 	struct console *c = arg;
 	struct timespec deadline;
 
+	seccomp_enter(SECCOMP_MAIN);
 	pthread_mutex_lock(&c->out_lock);
 	while (!c->stopping) {
 		if (!c->out_len) {
@@ -292,6 +294,7 @@ static void *reader_main(void *arg)
 	uint8_t raw[IN_READ_SIZE];
 	bool eof = false, quit = false;
 
+	seccomp_enter(SECCOMP_MAIN);
 	while (!atomic_load(&c->in_stop)) {
 		struct pollfd pfd[2] = {
 			{ .fd = c->wake_fd, .events = POLLIN },

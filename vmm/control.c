@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "vmm/err.h"
+#include "vmm/seccomp.h"
 
 #define MAX_CLIENTS 8
 
@@ -260,6 +261,7 @@ static void *control_thread(void *arg)
 	struct control *c = arg;
 
 	pthread_setname_np(pthread_self(), "kite-control");
+	seccomp_enter(SECCOMP_MAIN);
 	for (;;) {
 		struct pollfd p[MAX_CLIENTS + 2];
 		unsigned n = 0, idx[MAX_CLIENTS];

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "vmm/err.h"
+#include "vmm/seccomp.h"
+#include "vmm/uring_restrict.h"
 
 #define IOTHREAD_DEFAULT_ENTRIES 256
 
@@ -416,6 +418,11 @@ static void *iothread_main(void *arg)
 			return NULL;
 		}
 	}
+	/* After the enable: the filter need not allow io_uring_register.
+	 * The name first: iothread_start sets it too, maybe only later, and
+	 * the filter's kill message names the thread. */
+	pthread_setname_np(pthread_self(), t->name);
+	seccomp_enter(SECCOMP_IO);
 	while (!t->stopping) {
 		r = io_uring_submit_and_wait(&t->ring, 1);
 		/* EINTR: a signal; EAGAIN/EBUSY: the CQ is backed up, which the
@@ -459,6 +466,12 @@ static int ring_init(struct iothread *t, unsigned entries)
 	if (r < 0)
 		return err_sys(-r, "%s: cannot create io_uring", t->name);
 	t->disabled = flag_sets[i] & IORING_SETUP_R_DISABLED;
+	/* Only the opcodes devices use; a ring must still be disabled to
+	 * take restrictions (older kernels: none). */
+	if (t->disabled && (r = uring_restrict(&t->ring)) < 0) {
+		io_uring_queue_exit(&t->ring);
+		return err_sys(-r, "%s: cannot restrict io_uring", t->name);
+	}
 	return 0;
 }
 

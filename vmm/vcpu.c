@@ -15,6 +15,7 @@
 
 #include "arch/x86/cpu.h"
 #include "vmm/err.h"
+#include "vmm/seccomp.h"
 
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id)
 {
@@ -192,6 +193,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	/* After pinning (which reads sysfs), before anything the guest drives. */
+	seccomp_enter(SECCOMP_VCPU);
 
 	while (!atomic_load(&vcpu->vm->stopping)) {
 		if (atomic_load(&vcpu->vm->pause_req)) {

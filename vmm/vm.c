@@ -21,6 +21,7 @@
 #include "vmm/disks.h"
 #include "vmm/nets.h"
 #include "vmm/sandbox.h"
+#include "vmm/seccomp.h"
 #include "vmm/snapshot.h"
 #include "vmm/err.h"
 #include "vmm/platform.h"
@@ -250,6 +251,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		sandbox_describe(what, sizeof(what));
 		vm_log(vm, "%s", what);
 	}
+	/* Before the first thread (the console's, in platform_create): each
+	 * thread installs its own role's filter as it starts (seccomp.h). */
+	if (!r)
+		r = seccomp_configure(cfg->seccomp);
 	if (!r)
 		r = platform_create(vm);
 	if (!r)
@@ -425,6 +430,9 @@ int vm_run(struct vm *vm)
 		}
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
+	/* Last: every thread exists now and filtered itself; a filter on
+	 * this thread earlier would have stacked onto theirs. */
+	seccomp_enter(SECCOMP_MAIN);
 
 	while (!atomic_load(&vm->stopping)) {
 		sig = sigwaitinfo(&wait, NULL);
