@@ -59,12 +59,19 @@ void *dma_alloc(size_t size, size_t align)
 {
 	size_t start;
 
+	size_t used;
+
 	if (align < ARENA_GUARD)
 		align = ARENA_GUARD;
-	start = ALIGN_UP(arena_used + ARENA_GUARD, align);
-	if (start + size + ARENA_GUARD > ARENA_SIZE)
-		return NULL;
-	arena_used = start + size;
+	/* Lock-free: CPUs allocate concurrently (blk-mq sets up each queue on
+	 * its own CPU), and two must never get overlapping memory. */
+	used = __atomic_load_n(&arena_used, __ATOMIC_RELAXED);
+	do {
+		start = ALIGN_UP(used + ARENA_GUARD, align);
+		if (start + size + ARENA_GUARD > ARENA_SIZE)
+			return NULL;
+	} while (!__atomic_compare_exchange_n(&arena_used, &used, start + size, false,
+					      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
 	return arena + start;
 }
 
