@@ -72,6 +72,23 @@ expect ctl-no-args       2 'ctl: expected SOCKET COMMAND'     -- ctl
 expect ctl-bad-command   2 "ctl: unknown command 'fly'"       -- ctl "$tmp/sock" fly
 expect ctl-no-server     1 "cannot connect \(is kite running with --api-socket" -- ctl "$tmp/nosock" info
 expect bad-api-socket    2 "--api-socket ''"                  -- run --kernel "$tmp/text" --api-socket ""
+# Snapshots and migration: every refusal before a VM exists.
+expect restore-missing   2 '--restore .*/nosnap: cannot open' -- run --restore "$tmp/nosnap"
+expect restore-not-snap  2 'not a kite snapshot \(bad magic\)' -- run --restore "$tmp/zeros"
+expect restore-truncated 2 'the stream ends in the header'   -- run --restore "$tmp/text"
+expect restore-and-disk  2 '--disk cannot be used with --restore' -- run --restore "$tmp/zeros" --disk null=1M
+expect restore-and-kernel 2 '--kernel cannot be used with --restore' -- run --restore "$tmp/zeros" --kernel "$tmp/text"
+expect restore-and-incoming 2 '--incoming cannot be used with --restore' -- run --restore "$tmp/zeros" --incoming tcp:127.0.0.1:4444
+expect incoming-no-port  2 "--incoming 'tcp:127.0.0.1': expected tcp:HOST:PORT" -- run --incoming tcp:127.0.0.1
+expect incoming-bad-port 2 'the port must be a number from 1 to 65535' -- run --incoming tcp:127.0.0.1:70000
+expect incoming-not-tcp  2 "--incoming 'udp:1.2.3.4:5': expected tcp:HOST:PORT" -- run --incoming udp:1.2.3.4:5
+expect ctl-migrate-no-to 2 'migrate needs tcp:HOST:PORT'      -- ctl "$tmp/sock" migrate
+expect ctl-migrate-bad   2 'migrate needs tcp:HOST:PORT'      -- ctl "$tmp/sock" migrate 127.0.0.1:80
+expect ctl-migrate-downtime 2 '--max-downtime: expected milliseconds' -- ctl "$tmp/sock" migrate tcp:127.0.0.1:80 --max-downtime soon
+expect ctl-migrate-timeout 2 '--timeout: expected seconds'     -- ctl "$tmp/sock" migrate tcp:127.0.0.1:80 --timeout -1
+expect ctl-migrate-unresolvable 1 'cannot resolve no-such-host.invalid' -- ctl "$tmp/sock" migrate tcp:no-such-host.invalid:80
+expect ctl-migrate-no-server 1 'cannot connect'                 -- ctl "$tmp/nosock" migrate tcp:127.0.0.1:80
+expect ctl-migrate-status-no-server 1 'cannot connect'          -- ctl "$tmp/nosock" migrate-status
 if [ -f "$BUILD/testguest-mb.elf" ]; then
 	expect pvh-on-multiboot 1 "cannot boot with pvh"        -- run --kernel "$BUILD/testguest-mb.elf" --boot pvh
 fi

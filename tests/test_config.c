@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /* `kite run` command line: sizes, numbers, and every error path. */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vmm/config.h"
 #include "vmm/err.h"
+#include "vmm/snapshot.h"
 
 static const struct { const char *in; int ok; uint64_t want; } sizes[] = {
 	{ "0", 1, 0 }, { "4096", 1, 4096 }, { "1K", 1, 1024 }, { "1k", 1, 1024 },
@@ -150,6 +154,104 @@ START_TEST(usage_tells_exit_statuses)
 }
 END_TEST
 
+/* A file with a snapshot's header and ARGS section only: what --restore
+ * reads at parse time. */
+static void write_snapshot_args(const char *path, const char *args, size_t len)
+{
+	struct snap_shape shape = { .mem_size = 64 << 20, .nregions = 1, .ncpus = 3 };
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	shape.regions[0].size = 64 << 20;
+	ck_assert_int_eq(stream_write_header(fd, SNAP_MAGIC, SNAP_VERSION, &shape, "snapshot"), 0);
+	ck_assert_int_eq(stream_write_section(fd, SNAP_SEC_ARGS, args, len, "snapshot"), 0);
+	close(fd);
+}
+
+START_TEST(restore_takes_the_snapshots_shape)
+{
+	struct vm_config c, r;
+	char snap[64], *args;
+	size_t len;
+
+	snprintf(snap, sizeof(snap), "/tmp/kite-test-restore-%d", (int)getpid());
+	ck_assert_int_eq(parse(&c, "--kernel KERNEL --cpus 3 --memory 64M --cmdline x "
+			       "--disk null=1M,iface=scsi --net tap=kt0,queues=2"), 0);
+	ck_assert_uint_gt(c.shape_args_len, 0);
+	args = malloc(c.shape_args_len);
+	memcpy(args, c.shape_args, c.shape_args_len);
+	len = c.shape_args_len;
+	/* Only what shapes the VM, in order. */
+	ck_assert_str_eq(args, "--cpus");
+	ck_assert_str_eq(args + 7, "3");
+	ck_assert_ptr_null(memmem(args, len, "--cmdline", 9));
+	config_free(&c);
+	write_snapshot_args(snap, args, len);
+
+	{
+		char line[160];
+
+		snprintf(line, sizeof(line), "--restore %s --api-socket /tmp/k.sock", snap);
+		ck_assert_msg(parse(&r, line) == 0, "%s", err_msg());
+	}
+	ck_assert_uint_eq(r.cpus, 3);
+	ck_assert_uint_eq(r.memory, 64 << 20);
+	ck_assert_uint_eq(r.ndisks, 1);
+	ck_assert_uint_eq(r.nnets, 1);
+	ck_assert_ptr_null(r.kernel);
+	ck_assert_uint_eq(r.shape_args_len, len);
+	ck_assert_mem_eq(r.shape_args, args, len);
+	config_free(&r);
+
+	/* What the snapshot gives may not be given again. */
+	{
+		char line[160];
+
+		snprintf(line, sizeof(line), "--restore %s --disk null=1M", snap);
+		ck_assert_int_eq(parse(&r, line), -EINVAL);
+		ck_assert_str_eq(err_msg(), "--disk cannot be used with --restore: the snapshot "
+				 "gives the VM's CPUs, memory and devices");
+		config_free(&r);
+		snprintf(line, sizeof(line), "--restore %s --kernel KERNEL", snap);
+		ck_assert_int_eq(parse(&r, line), -EINVAL);
+		config_free(&r);
+	}
+	/* A snapshot whose ARGS hold anything else is refused. */
+	{
+		static const char evil[] = "--cpus\0" "2\0" "--kernel\0" "/bin/sh";
+		char line[160];
+
+		write_snapshot_args(snap, evil, sizeof(evil));
+		snprintf(line, sizeof(line), "--restore %s", snap);
+		ck_assert_int_eq(parse(&r, line), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(err_msg(), "--kernel, which no snapshot may set"));
+		config_free(&r);
+	}
+	unlink(snap);
+	free(args);
+}
+END_TEST
+
+START_TEST(incoming_endpoint)
+{
+	struct vm_config c;
+
+	/* No kernel needed: it comes with the VM. */
+	ck_assert_int_eq(parse(&c, "--incoming tcp:127.0.0.1:4444 --cpus 2"), 0);
+	ck_assert_str_eq(c.incoming, "tcp:127.0.0.1:4444");
+	config_free(&c);
+	ck_assert_int_eq(parse(&c, "--incoming tcp:[::1]:4444"), 0);
+	config_free(&c);
+	ck_assert_int_eq(parse(&c, "--incoming 127.0.0.1:4444"), -EINVAL);
+	ck_assert_str_eq(err_msg(), "--incoming '127.0.0.1:4444': expected tcp:HOST:PORT");
+	config_free(&c);
+	ck_assert_int_eq(parse(&c, "--incoming tcp:h:0"), -EINVAL);
+	config_free(&c);
+	ck_assert_int_eq(parse(&c, "--incoming tcp::80"), -EINVAL);
+	config_free(&c);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -161,6 +263,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, all_options);
 	tcase_add_loop_test(tc, bad_table, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, usage_tells_exit_statuses);
+	tcase_add_test(tc, restore_takes_the_snapshots_shape);
+	tcase_add_test(tc, incoming_endpoint);
 	suite_add_tcase(s, tc);
 	return s;
 }

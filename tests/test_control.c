@@ -50,7 +50,23 @@ static int f_snapshot(void *vm, const char *path)
 	return 0;
 }
 
-static const struct control_ops ops = { f_info, f_pause, f_resume, f_stop, f_snapshot };
+static char mig_cmd[32];
+
+static int f_migrate(void *vm, const char *cmd, struct json_object *req, struct json_object *out)
+{
+	struct json_object *v;
+
+	(void)vm;
+	snprintf(mig_cmd, sizeof(mig_cmd), "%s", cmd);
+	if (!strcmp(cmd, "migrate-status"))
+		json_object_object_add(out, "state", json_object_new_string("active"));
+	if (!strcmp(cmd, "migrate") && !json_object_object_get_ex(req, "host", &v))
+		return err_set(EINVAL, "migrate needs a \"host\"");
+	return 0;
+}
+
+static const struct control_ops ops = { f_info, f_pause, f_resume, f_stop, f_snapshot,
+					f_migrate };
 static int ncpus = 3;
 static struct control *ctl;
 
@@ -175,12 +191,33 @@ START_TEST(snapshot_cmd)
 }
 END_TEST
 
+START_TEST(migrate_cmds)
+{
+	struct json_object *r = ask("migrate-status");
+
+	ck_assert(ok(r));
+	ck_assert_str_eq(field(r, "state"), "active");
+	ck_assert_str_eq(mig_cmd, "migrate-status");
+	json_object_put(r);
+	r = ask("migrate-cancel");
+	ck_assert(ok(r));
+	ck_assert_str_eq(mig_cmd, "migrate-cancel");
+	json_object_put(r);
+	/* The handler's refusal comes back as the error. */
+	r = ask("migrate");
+	ck_assert(!ok(r));
+	ck_assert_str_eq(field(r, "error"), "migrate needs a \"host\"");
+	json_object_put(r);
+}
+END_TEST
+
 static const struct { const char *send; const char *error; } bad[] = {
 	{ "not json\n", "not a JSON object" },
 	{ "[1, 2]\n", "not a JSON object" },
 	{ "{}\n", "no \"cmd\" string" },
 	{ "{\"cmd\": 7}\n", "no \"cmd\" string" },
-	{ "{\"cmd\": \"reboot\"}\n", "unknown cmd \"reboot\" (one of: info, pause, resume, stop, snapshot)" },
+	{ "{\"cmd\": \"reboot\"}\n", "unknown cmd \"reboot\" (one of: info, pause, resume, stop, snapshot, migrate, "
+	  "migrate-status, migrate-cancel)" },
 };
 
 START_TEST(errors_are_json)
@@ -334,6 +371,7 @@ Suite *control_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, commands);
 	tcase_add_test(tc, snapshot_cmd);
+	tcase_add_test(tc, migrate_cmds);
 	tcase_add_loop_test(tc, errors_are_json, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, failure_carries_the_reason);
 	tcase_add_test(tc, pipelined_and_oversized);

@@ -31,6 +31,7 @@ struct fake_mem {
 
 static struct fake_mem src, dst;
 static struct snap_shape shape;
+static const char test_args[] = "--cpus\0" "2\0" "--disk\0" "path=/tmp/a.img,iface=scsi";
 static void *tree;
 static size_t tree_len;
 static int fd;
@@ -75,6 +76,8 @@ static void setup(void)
 	strcpy(shape.devices[0].opts, "slot=1 type=2 queues=2");
 	strcpy(shape.devices[1].kind, "virtio-net");
 	strcpy(shape.devices[1].opts, "slot=2 type=1 queues=3");
+	shape.args = test_args;
+	shape.args_len = sizeof(test_args);
 
 	ck_assert_int_eq(state_begin(&st), 0);
 	state_put_u32(&st, state_add_node(&st, 0, "dev@0"), "x", 1234);
@@ -205,11 +208,15 @@ START_TEST(header_layout)
 	ck_assert_uint_eq(h[24], 2);			/* vCPUs */
 	ck_assert_uint_eq(h[28], 2);			/* regions */
 	ck_assert_uint_eq(h[32 + 16 + 4], 1);		/* region 1 gpa, byte 4: 4 GiB */
-	/* The first section after the header is RAM at gpa 0. */
+	/* After the header, the command-line section, then RAM at gpa 0. */
 	{
 		uint8_t s[32];
 		off_t off = h[12] | h[13] << 8;
 
+		ck_assert_int_eq(pread(fd, s, sizeof(s), off), (ssize_t)sizeof(s));
+		ck_assert_mem_eq(s, "ARGS", 4);
+		ck_assert_uint_eq(s[8], sizeof(test_args));
+		off += 16 + sizeof(test_args) + 4;
 		ck_assert_int_eq(pread(fd, s, sizeof(s), off), (ssize_t)sizeof(s));
 		ck_assert_mem_eq(s, "RAM ", 4);
 		ck_assert_uint_eq(s[16], 0);
@@ -254,7 +261,7 @@ START_TEST(bad_magic_and_version)
 	flip(3);
 	flip(8);
 	ck_assert_int_eq(load_simple(), -EINVAL);
-	ck_assert_str_eq(err_msg(), "snapshot: format version 33, this kite reads version 1");
+	ck_assert_str_eq(err_msg(), "snapshot: format version 34, this kite reads version 2");
 	flip(8);
 	ck_assert_int_eq(load_simple(), 0);
 	/* Not a snapshot at all. */
@@ -271,9 +278,9 @@ START_TEST(truncated_everywhere)
 	uint8_t *copy = malloc(full);
 
 	ck_assert_int_eq(pread(fd, copy, full, 0), full);
-	/* header, three RAM sections (512 + 259 pages, 16 pages), tree, end
-	 * marker, end of stream */
-	ck_assert_uint_eq(n, 7);
+	/* header, command line, three RAM sections (512 + 259 pages, 16
+	 * pages), tree, end marker, end of stream */
+	ck_assert_uint_eq(n, 8);
 	for (unsigned i = 0; i + 1 < n; i++) {
 		off_t cuts[] = { at[i], at[i] + 1, at[i] + 15, at[i] + 17,
 				 (at[i] + at[i + 1]) / 2, at[i + 1] - 1 };
@@ -298,6 +305,9 @@ START_TEST(truncated_everywhere)
 	ck_assert_int_eq(ftruncate(fd, at[2]), 0);
 	ck_assert_int_eq(load_simple(), -ENODATA);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "ends in RAM"));
+	ck_assert_int_eq(ftruncate(fd, at[1] + 3), 0);
+	ck_assert_int_eq(load_simple(), -ENODATA);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "ends in the command-line section"));
 	free(copy);
 }
 END_TEST
@@ -306,9 +316,10 @@ START_TEST(flipped_bytes)
 {
 	off_t at[64];
 	unsigned n = boundaries(at, 64);
-	off_t ram_data = at[1] + 16 + 16 + 64 + 10;	/* inside the first page sent */
+	off_t ram_data = at[2] + 16 + 16 + 64 + 10;	/* inside the first page sent */
 	off_t tree_data = at[n - 3] + 16 + 40;
-	off_t checks[] = { 40, ram_data, at[3] - 2, tree_data, at[n - 2] - 1, at[n - 1] - 1 };
+	off_t checks[] = { 40, at[1] + 18, ram_data, at[4] - 2, tree_data, at[n - 2] - 1,
+			   at[n - 1] - 1 };
 
 	for (unsigned i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		flip(checks[i]);
@@ -330,14 +341,14 @@ START_TEST(flipped_bytes)
 	ck_assert_str_eq(err_msg(), "snapshot: checksum mismatch in the state tree (corrupt)");
 	flip(tree_data);
 	/* A flipped bitmap bit no longer matches the section's length. */
-	flip(at[1] + 16 + 16);
+	flip(at[2] + 16 + 16);
 	ck_assert_int_eq(load_simple(), -EINVAL);
-	flip(at[1] + 16 + 16);
+	flip(at[2] + 16 + 16);
 	/* A section type nobody knows. */
-	flip(at[2]);
+	flip(at[3]);
 	ck_assert_int_eq(load_simple(), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "the stream's RAM is incomplete"));
-	flip(at[2]);
+	flip(at[3]);
 	ck_assert_int_eq(load_simple(), 0);
 }
 END_TEST
@@ -402,6 +413,32 @@ START_TEST(writer_refuses_odd_memory)
 }
 END_TEST
 
+START_TEST(args_read_back)
+{
+	struct snap_shape got;
+	char *a = NULL;
+	size_t len = 0;
+
+	lseek(fd, 0, SEEK_SET);
+	ck_assert_int_eq(snapshot_read_args_fd(fd, &got, &a, &len), 0);
+	ck_assert_uint_eq(len, sizeof(test_args));
+	ck_assert_mem_eq(a, test_args, sizeof(test_args));
+	ck_assert_uint_eq(got.ncpus, 2);
+	ck_assert_str_eq(got.devices[1].kind, "virtio-net");
+	free(a);
+	/* A section that does not end in NUL is refused. */
+	lseek(fd, 0, SEEK_SET);
+	{
+		off_t at[64];
+
+		boundaries(at, 64);
+		flip(at[2] - 5);	/* the last byte of the payload */
+		lseek(fd, 0, SEEK_SET);
+		ck_assert_int_lt(snapshot_read_args_fd(fd, &got, &a, &len), 0);
+	}
+}
+END_TEST
+
 Suite *snapshot_suite(void)
 {
 	Suite *s = suite_create("snapshot");
@@ -417,6 +454,7 @@ Suite *snapshot_suite(void)
 	tcase_add_test(tc, flipped_bytes);
 	tcase_add_test(tc, other_shapes);
 	tcase_add_test(tc, writer_refuses_odd_memory);
+	tcase_add_test(tc, args_read_back);
 	suite_add_tcase(s, tc);
 	return s;
 }

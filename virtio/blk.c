@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/dirty.h"
 #include "vmm/err.h"
 #include "vmm/state.h"
 
@@ -133,6 +134,11 @@ static void finish(struct blk_req *req, uint8_t status)
 	struct blk_queue *q = req->q;
 
 	*req->status = status;
+	/* What the device wrote, for a migration in progress: data read
+	 * from the disk and the status byte. */
+	if (req->type == VIRTIO_BLK_T_IN)
+		dirty_mark_iov(req->data, req->ndata);
+	dirty_mark(req->status, 1);
 	virtq_push(atomic_load(&q->vq), req->head, req->used_len);
 	atomic_store(&q->dirty, true);
 	q->free_slots[q->nfree++] = req - q->reqs;

@@ -354,6 +354,11 @@ static void derive_serial(struct disk *d, const struct stat *st)
 
 int disk_open(struct disk *d, const struct disk_opts *o)
 {
+	return disk_open_locking(d, o, true);
+}
+
+int disk_open_locking(struct disk *d, const struct disk_opts *o, bool lock)
+{
 	bool fell_back;
 	struct stat st;
 	int r;
@@ -403,8 +408,10 @@ int disk_open(struct disk *d, const struct disk_opts *o)
 			    d->path, (unsigned long long)d->size);
 		goto fail;
 	}
-	/* Lock before probing: the probes must not touch an image in use. */
-	r = disk_lock(d);
+	/* Lock before probing: the probes must not touch an image in use.
+	 * (Without the lock, for a migration's destination, they touch only
+	 * a block past the end, with KEEP_SIZE: no byte of the image.) */
+	r = lock ? disk_lock(d) : 0;
 	if (r)
 		goto fail;
 	probe_geometry(d, &st);

@@ -83,6 +83,9 @@ struct disk {
  * OFD lock (shared for read-only, exclusive otherwise; refuse if held), and
  * probe O_DIRECT for cache=none (warn and fall back if refused). */
 int disk_open(struct disk *d, const struct disk_opts *o);
+/* The same; lock=false leaves the image unlocked, for a migration's
+ * destination, which takes the lock with disk_lock() at the hand-over. */
+int disk_open_locking(struct disk *d, const struct disk_opts *o, bool lock);
 void disk_close(struct disk *d);
 /* Release the lock without closing (migration hands the image over). */
 int disk_unlock(struct disk *d);

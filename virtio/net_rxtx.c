@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "vmm/dirty.h"
 #include "vmm/err.h"
 
 void net_ring_broken(struct net_vq *q)
@@ -191,6 +192,7 @@ static void rx_deliver(struct net_vq *q, struct virtq *vq, struct rx_slot *s, ui
 	nb = htole16(k);
 	memcpy(h + 10, &nb, 2);		/* num_buffers: 1 without MRG_RXBUF */
 	virtq_iov_write(s->iov, s->niov, 0, h, HDR_LEN);
+	dirty_mark_iov(s->iov, s->niov);	/* the frame, for a migration */
 	for (unsigned i = 0; i < k; i++) {
 		uint32_t part = left < s->chains[i].cap ? left : s->chains[i].cap;
 

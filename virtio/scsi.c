@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "virtio/scsi_impl.h"
+#include "vmm/dirty.h"
 #include "vmm/err.h"
 
 static const uint8_t zeros[256];
@@ -69,6 +70,11 @@ static void give_back(struct scsi_req *req, uint32_t used)
 {
 	struct scsi_queue *q = req->q;
 
+	/* Every writable buffer, for a migration in progress: data-in and
+	 * the response (conservative: a page too many costs 4 KiB). */
+	dirty_mark_iov(&req->iov[req->nout], req->nin);
+	if (req->shared >= 0)
+		dirty_mark_iov(&req->saved, 1);
 	virtq_push(atomic_load(&q->vq), req->head, used);
 	atomic_store(&q->dirty, true);
 	if (req->counted)

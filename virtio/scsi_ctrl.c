@@ -10,6 +10,7 @@
 
 #include "virtio/scsi.h"
 #include "virtio/scsi_impl.h"
+#include "vmm/dirty.h"
 #include "vmm/err.h"
 
 #define CTRL_IOV	16	/* control requests are two small structs */
@@ -76,6 +77,7 @@ static void tmf_progress(struct virtio_scsi *s, struct scsi_queue *q, struct vir
 		/* Aborts and queries: every command of the target is done,
 		 * so none is left to abort or to find. */
 		*t->resp = VIRTIO_SCSI_S_FUNCTION_COMPLETE;
+		dirty_mark(t->resp, 1);
 		push(q, vq, t->head, 1);
 	}
 	q->ntmf = keep;
@@ -123,6 +125,7 @@ static void tmf(struct virtio_scsi *s, struct scsi_queue *q, struct virtq *vq,
 	}
 answer:
 	*resp = r;
+	dirty_mark(resp, 1);
 	push(q, vq, ch->head, 1);
 }
 

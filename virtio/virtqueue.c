@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/dirty.h"
 #include "vmm/err.h"
 
 /* Ring words are little-endian (VERSION_1); kite is x86-only, so they are
@@ -287,6 +288,8 @@ void virtq_flush(struct virtq *q)
 	/* Release: the entries reach the guest before the index that shows them. */
 	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
 	q->used_published = q->used_idx;
+	/* For a migration in progress: the ring's entries and index. */
+	dirty_mark(q->used, 6 + 8 * (size_t)q->size + 2);
 }
 
 bool virtq_need_interrupt(struct virtq *q)
@@ -321,6 +324,7 @@ void virtq_set_kick_notify(struct virtq *q, bool enable)
 	else if (enable)
 		/* "Kick me when you add the entry at last_avail_idx." */
 		STORE(avail_event(q), q->last_avail_idx);
+	dirty_mark(q->used, 6 + 8 * (size_t)q->size + 2);
 }
 
 bool virtq_kick_enable_and_check(struct virtq *q)
@@ -354,9 +358,10 @@ static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, uint8_t 
 		chunk = iov[i].iov_len - off;
 		if (chunk > len - done)
 			chunk = len - done;
-		if (to_iov)
+		if (to_iov) {
 			memcpy(p, buf + done, chunk);
-		else
+			dirty_mark(p, chunk);
+		} else
 			memcpy(buf + done, p, chunk);
 		done += chunk;
 		off = 0;

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,11 +14,15 @@
 
 #include "vmm/console.h"
 #include "vmm/err.h"
+#include "vmm/snapshot.h"
 
 const char config_run_usage[] =
 "Usage: kite run --kernel PATH [options]\n"
+"       kite run --restore FILE [--api-socket PATH] [--console ...] [...]\n"
+"       kite run [options as on the source] --incoming tcp:HOST:PORT\n"
 "\n"
-"Boot a kernel in a new VM. One kite process runs one VM.\n"
+"Boot a kernel in a new VM, resume a snapshot, or receive a VM migrated\n"
+"from another kite. One kite process runs one VM.\n"
 "\n"
 "  --kernel PATH        kernel: bzImage, ELF with a PVH note, Multiboot ELF,\n"
 "                       or 64-bit ELF (entered in long mode, like vmlinux)\n"
@@ -49,6 +54,17 @@ const char config_run_usage[] =
 "                       where COM1 goes (default stdio; on a terminal, Ctrl-A x quits)\n"
 "  --api-socket PATH    serve the control socket there (JSON, owner only;\n"
 "                       see kite ctl)\n"
+"  --restore FILE       resume the VM saved in FILE (kite ctl ... snapshot):\n"
+"                       CPUs, memory, disks and NICs come from the snapshot,\n"
+"                       so --kernel, --initrd, --cmdline, --boot, --cpus,\n"
+"                       --memory, --disk and --net are refused with it\n"
+"  --incoming tcp:HOST:PORT\n"
+"                       listen there for one migration (kite ctl ... migrate),\n"
+"                       then run the VM it brings; the other options must\n"
+"                       give the source's shape (CPUs, memory, disks, NICs);\n"
+"                       --kernel, --initrd and --cmdline are not needed and\n"
+"                       are ignored. An incomplete or mismatched stream is\n"
+"                       refused: kite exits 1 without running the guest\n"
 "  --user USER[:GROUP]  after set-up, run as this user (kite always drops\n"
 "                       every capability and sets no_new_privs once KVM,\n"
 "                       memory, images and taps are open; the console file\n"
@@ -155,7 +171,7 @@ int parse_size(const char *s, uint64_t *out)
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGEPAGES,
 	OPT_NUMA, OPT_CONSOLE, OPT_BOOT, OPT_DISK, OPT_NET, OPT_API_SOCKET, OPT_USER, OPT_VERBOSE, OPT_HELP,
-	OPT_SECCOMP,
+	OPT_SECCOMP, OPT_RESTORE, OPT_INCOMING,
 };
 
 static const struct option run_options[] = {
@@ -174,6 +190,8 @@ static const struct option run_options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -207,6 +225,56 @@ static int parse_boot(const char *v, enum boot_proto *out)
 	return err_set(EINVAL, "--boot '%s': expected auto, pvh, linux64 or multiboot", v);
 }
 
+/* tcp:HOST:PORT, HOST a name, an IPv4 address or [an IPv6 address]. */
+int parse_tcp_endpoint(const char *opt, const char *v, char *host, size_t hlen, unsigned *port)
+{
+	const char *colon = strrchr(v, ':');
+	unsigned long long p;
+	size_t n;
+
+	if (strncmp(v, "tcp:", 4) || !colon || colon < v + 4)
+		return err_set(EINVAL, "%s '%s': expected tcp:HOST:PORT", opt, v);
+	n = (size_t)(colon - (v + 4));
+	if (parse_uint(colon + 1, 1, 65535, &p))
+		return err_set(EINVAL, "%s '%s': the port must be a number from 1 to 65535", opt, v);
+	if (n >= 2 && v[4] == '[' && v[4 + n - 1] == ']') {
+		v++;
+		n -= 2;
+	}
+	if (!n || n >= hlen)
+		return err_set(EINVAL, "%s '%s': expected tcp:HOST:PORT with a host", opt, v);
+	memcpy(host, v + 4, n);
+	host[n] = '\0';
+	*port = (unsigned)p;
+	return 0;
+}
+
+static int parse_incoming(const char *v, const char **out)
+{
+	char host[256];
+	unsigned port;
+	int r = parse_tcp_endpoint("--incoming", v, host, sizeof(host), &port);
+
+	if (!r)
+		*out = v;
+	return r;
+}
+
+/* Remember an option that shapes the VM, for a snapshot's ARGS. */
+static int note_shape(struct vm_config *cfg, const char *opt, const char *v)
+{
+	size_t a = strlen(opt) + 1, b = strlen(v) + 1;
+	char *n = realloc(cfg->shape_args, cfg->shape_args_len + a + b);
+
+	if (!n)
+		return err_set(ENOMEM, "out of memory");
+	memcpy(n + cfg->shape_args_len, opt, a);
+	memcpy(n + cfg->shape_args_len + a, v, b);
+	cfg->shape_args = n;
+	cfg->shape_args_len += a + b;
+	return 0;
+}
+
 static int parse_one(struct vm_config *cfg, int opt, const char *v)
 {
 	unsigned long long n;
@@ -228,14 +296,14 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 			return err_set(EINVAL, "--cpus '%s': expected a number from 1 to %d", v,
 				       KITE_MAX_CPUS);
 		cfg->cpus = (unsigned)n;
-		return 0;
+		return note_shape(cfg, "--cpus", v);
 	case OPT_MEMORY:
 		r = parse_size(v, &size);
 		if (r || size < KITE_MIN_MEMORY || size > KITE_MAX_MEMORY || size % 4096)
 			return err_set(EINVAL, "--memory '%s': expected a size from 16M to 1T in "
 				       "whole 4 KiB pages, with a K, M, G or T suffix (e.g. 512M, 4.5G)", v);
 		cfg->memory = size;
-		return 0;
+		return note_shape(cfg, "--memory", v);
 	case OPT_HUGEPAGES:
 		if (!strcmp(v, "2M") || !strcmp(v, "2m"))
 			cfg->hugepage_size = 2ULL << 20;
@@ -259,14 +327,14 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 		r = disk_opts_parse(v, &cfg->disks[cfg->ndisks]);
 		if (!r)
 			cfg->ndisks++;
-		return r;
+		return r ? r : note_shape(cfg, "--disk", v);
 	case OPT_NET:
 		if (cfg->nnets == KITE_MAX_NETS)
 			return err_set(E2BIG, "--net %s: at most %d NICs", v, KITE_MAX_NETS);
 		r = net_opts_parse(v, &cfg->nets[cfg->nnets]);
 		if (!r)
 			cfg->nnets++;
-		return r;
+		return r ? r : note_shape(cfg, "--net", v);
 	case OPT_API_SOCKET:
 		if (!*v || strlen(v) >= 108)
 			return err_set(EINVAL, "--api-socket '%s': expected a socket path of 1 to "
@@ -277,6 +345,13 @@ static int parse_one(struct vm_config *cfg, int opt, const char *v)
 		return sandbox_parse_user(v, &cfg->sandbox);
 	case OPT_SECCOMP:
 		return seccomp_parse_mode(v, &cfg->seccomp);
+	case OPT_RESTORE:
+		if (!*v)
+			return err_set(EINVAL, "--restore: empty path (expected a snapshot file)");
+		cfg->restore = v;
+		return 0;
+	case OPT_INCOMING:
+		return parse_incoming(v, &cfg->incoming);
 	case OPT_VERBOSE:
 		cfg->verbose = true;
 		return 0;
@@ -294,22 +369,25 @@ void config_free(struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nnets; i++)
 		net_opts_free(&cfg->nets[i]);
 	cfg->ndisks = cfg->nnets = 0;
+	free(cfg->shape_args);
+	free(cfg->restored_args);
+	cfg->shape_args = cfg->restored_args = NULL;
+	cfg->shape_args_len = 0;
 }
 
-int config_parse(struct vm_config *cfg, int argc, char **argv)
+/* The options a snapshot carries, and the only ones its ARGS may hold. */
+static bool shape_option(int opt)
+{
+	return opt == OPT_CPUS || opt == OPT_MEMORY || opt == OPT_DISK || opt == OPT_NET;
+}
+
+/* Walk argv by hand rather than with getopt's global state: messages must
+ * name the exact option, and tests call this many times. `from_snapshot`:
+ * argv is a snapshot's ARGS, which may hold nothing but shape options. */
+static int parse_argv(struct vm_config *cfg, int argc, char **argv, bool from_snapshot)
 {
 	int r;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->cmdline = "";
-	cfg->cpus = 1;
-	cfg->memory = KITE_DEFAULT_MEMORY;
-	cfg->numa_node = -1;
-	cfg->console = (struct console_opts){ .kind = CONSOLE_STDIO };
-	cfg->boot = BOOT_AUTO;
-
-	/* Walk argv by hand rather than with getopt's global state: messages
-	 * must name the exact option, and tests call this many times. */
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = NULL, *eq;
 		const struct option *o;
@@ -336,19 +414,103 @@ int config_parse(struct vm_config *cfg, int argc, char **argv)
 		} else if (eq) {
 			return err_set(EINVAL, "--%s takes no value", o->name);
 		}
+		if (from_snapshot && !shape_option(o->val))
+			return err_set(EINVAL, "--restore %s: the snapshot's options hold --%s, "
+				       "which no snapshot may set", cfg->restore, o->name);
+		if (from_snapshot && o->val == OPT_NET && strstr(val, "fd="))
+			return err_set(EINVAL, "--restore %s: the snapshot's NIC was on tap fds "
+				       "(--net %s), which a new process cannot have; restore "
+				       "needs NICs given as tap=NAME", cfg->restore, val);
+		cfg->given |= 1ULL << (o->val - OPT_KERNEL);
 		r = parse_one(cfg, o->val, val);
 		if (r)
 			return r;
 	}
-	if (cfg->help)
-		return 0;
-	if (!cfg->kernel)
-		return err_set(EINVAL, "--kernel PATH is required (see kite run --help)");
-	r = check_readable("--kernel", cfg->kernel);
-	if (!r && cfg->initrd)
-		r = check_readable("--initrd", cfg->initrd);
+	return 0;
+}
+
+/* Build the VM the snapshot describes: its ARGS, parsed as shape options. */
+static int parse_restore(struct vm_config *cfg)
+{
+	static const int refused[] = { OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_BOOT, OPT_CPUS,
+				       OPT_MEMORY, OPT_DISK, OPT_NET, OPT_INCOMING };
+	struct snap_shape *shape = malloc(sizeof(*shape));
+	char **argv = NULL, *args = NULL;
+	size_t len = 0;
+	int argc = 1, r, fd;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (cfg->given & (1ULL << (refused[i] - OPT_KERNEL))) {
+			const struct option *o = run_options;
+
+			while (o->val != refused[i])
+				o++;
+			free(shape);
+			return err_set(EINVAL, "--%s cannot be used with --restore: the snapshot "
+				       "gives the VM's %s", o->name,
+				       refused[i] == OPT_INCOMING ? "state" :
+				       shape_option(refused[i]) ? "CPUs, memory and devices" :
+				       "kernel (it is already running)");
+		}
+	if (!shape)
+		return err_set(ENOMEM, "out of memory");
+	fd = open(cfg->restore, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(shape);
+		return err_sys(errno, "--restore %s: cannot open", cfg->restore);
+	}
+	r = snapshot_read_args_fd(fd, shape, &args, &len);
+	close(fd);
+	free(shape);
 	if (r)
+		return err_prefix(r, "--restore %s", cfg->restore);
+	for (size_t i = 0; i < len; i++)
+		argc += !args[i];
+	argv = calloc(argc + 1, sizeof(*argv));
+	if (!argv) {
+		free(args);
+		return err_set(ENOMEM, "out of memory");
+	}
+	argc = 1;
+	argv[0] = "run";
+	for (size_t i = 0; i < len; i += strlen(args + i) + 1)
+		argv[argc++] = args + i;
+	cfg->restored_args = args;	/* parse_one keeps pointers into it */
+	r = parse_argv(cfg, argc, argv, true);
+	free(argv);
+	return r;
+}
+
+int config_parse(struct vm_config *cfg, int argc, char **argv)
+{
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cmdline = "";
+	cfg->cpus = 1;
+	cfg->memory = KITE_DEFAULT_MEMORY;
+	cfg->numa_node = -1;
+	cfg->console = (struct console_opts){ .kind = CONSOLE_STDIO };
+	cfg->boot = BOOT_AUTO;
+
+	r = parse_argv(cfg, argc, argv, false);
+	if (r || cfg->help)
 		return r;
+	if (cfg->restore) {
+		r = parse_restore(cfg);
+		if (r)
+			return r;
+	} else if (cfg->incoming) {
+		/* The kernel comes with the VM's memory. */
+	} else if (!cfg->kernel)
+		return err_set(EINVAL, "--kernel PATH is required (see kite run --help)");
+	if (!cfg->restore && !cfg->incoming) {
+		r = check_readable("--kernel", cfg->kernel);
+		if (!r && cfg->initrd)
+			r = check_readable("--initrd", cfg->initrd);
+		if (r)
+			return r;
+	}
 	if (cfg->hugepage_size && cfg->memory % cfg->hugepage_size)
 		return err_set(EINVAL, "--memory %llu MiB is not a multiple of --hugepages %s",
 			       (unsigned long long)(cfg->memory >> 20),

@@ -35,6 +35,15 @@ struct vm_config {
 	struct net_opts nets[KITE_MAX_NETS];	/* --net, in the order given */
 	unsigned nnets;
 	const char *api_socket;		/* --api-socket PATH, or NULL */
+	const char *restore;		/* --restore FILE: resume a snapshot */
+	const char *incoming;		/* --incoming tcp:HOST:PORT: receive a VM */
+	/* The options that shape the VM (--cpus, --memory, --disk, --net) as
+	 * NUL-terminated strings, option then value: a snapshot stores them,
+	 * so --restore builds the same VM. */
+	char *shape_args;
+	size_t shape_args_len;
+	char *restored_args;		/* the snapshot's, while cfg points into it */
+	uint64_t given;			/* options on the command line (bit per option) */
 	struct sandbox_opts sandbox;	/* --user */
 	enum seccomp_mode seccomp;	/* --seccomp (0: kill) */
 	bool verbose;
@@ -44,12 +53,17 @@ struct vm_config {
 /*
  * Parse `kite run` arguments (argv[0] is "run"). Returns 0, or a negative
  * errno with a one-line message (err_msg) naming the option, the value and
- * what was expected.
+ * what was expected. With --restore FILE it reads the snapshot's header
+ * for the VM's shape (the options the snapshot was taken with).
  */
 int config_parse(struct vm_config *cfg, int argc, char **argv);
 
 /* Free what config_parse allocated (the --disk strings). */
 void config_free(struct vm_config *cfg);
+
+/* tcp:HOST:PORT (HOST may be [IPv6]) into host[hlen] and *port; `opt`
+ * names the option in messages. */
+int parse_tcp_endpoint(const char *opt, const char *v, char *host, size_t hlen, unsigned *port);
 
 /* "512M" -> 536870912. Accepts K, M, G, T (binary), optional "iB"/"B",
  * and a decimal fraction with a suffix ("3.5G"). -EINVAL or -ERANGE. */

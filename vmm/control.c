@@ -98,7 +98,8 @@ static struct json_object *error_reply(const char *fmt, const char *arg)
 /* One request line in, one response object out. */
 static struct json_object *handle(struct control *c, const char *line)
 {
-	static const char *const cmds = "info, pause, resume, stop, snapshot";
+	static const char *const cmds = "info, pause, resume, stop, snapshot, migrate, "
+					 "migrate-status, migrate-cancel";
 	struct json_object *req = json_tokener_parse(line), *cmd, *out, *path;
 	const char *name;
 	int r;
@@ -134,8 +135,12 @@ static struct json_object *handle(struct control *c, const char *line)
 		}
 		r = c->ops->snapshot ? c->ops->snapshot(c->vm, json_object_get_string(path))
 				     : err_set(ENOTSUP, "this VM cannot be snapshotted");
+	} else if (!strcmp(name, "migrate") || !strcmp(name, "migrate-status") ||
+		   !strcmp(name, "migrate-cancel")) {
+		r = c->ops->migrate ? c->ops->migrate(c->vm, name, req, out)
+				    : err_set(ENOTSUP, "this VM cannot be migrated");
 	} else {
-		char what[160];
+		char what[200];
 
 		snprintf(what, sizeof(what), "unknown cmd \"%.60s\" (one of: %s)", name, cmds);
 		json_object_put(out);

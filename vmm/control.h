@@ -6,6 +6,10 @@
  *   {"cmd": "info"}            -> {"ok": true, "state": "running", ...}
  *   {"cmd": "pause"|"resume"|"stop"}
  *   {"cmd": "snapshot", "path": "FILE"}  -> save the VM to FILE (vmm/snapshot.h)
+ *   {"cmd": "migrate", "host": "IP", "port": N[, "max_downtime_ms": N]
+ *    [, "timeout_s": N]}       -> start a live migration (vmm/migrate.h)
+ *   {"cmd": "migrate-status"}  -> {"ok": true, "state": "active", "iteration": ...}
+ *   {"cmd": "migrate-cancel"}
  *   anything wrong             -> {"ok": false, "error": "what to do about it"}
  *
  * Only the socket's owner may connect: the file is mode 0600 and each
@@ -28,6 +32,10 @@ struct control_ops {
 	/* Save the VM to `path` (non-empty); it runs on afterwards unless it
 	 * was paused. */
 	int (*snapshot)(void *vm, const char *path);
+	/* "migrate", "migrate-status", "migrate-cancel": the request as
+	 * sent (checked there), results added to `out`. */
+	int (*migrate)(void *vm, const char *cmd, struct json_object *req,
+		       struct json_object *out);
 };
 
 struct control;

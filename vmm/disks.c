@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmm/disks.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -100,7 +101,7 @@ int disks_open(struct vm *vm)
 	if (!vm->disks || !vm->disks->d)
 		return err_set(ENOMEM, "out of memory");
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
-		r = disk_open(&vm->disks->d[i].disk, &cfg->disks[i]);
+		r = disk_open_locking(&vm->disks->d[i].disk, &cfg->disks[i], !cfg->incoming);
 		if (r)
 			return r;
 		vm->disks->d[i].opened = true;
@@ -226,4 +227,38 @@ void disks_close(struct vm *vm)
 	free(vm->disks->d);
 	free(vm->disks);
 	vm->disks = NULL;
+}
+
+int disks_release(struct vm *vm)
+{
+	unsigned n = vm->disks ? vm->cfg->ndisks : 0;
+
+	/* Everything written reaches the image before the other kite may
+	 * open it for itself. */
+	for (unsigned i = 0; i < n; i++) {
+		struct disk *d = &vm->disks->d[i].disk;
+
+		if (d->null || !vm->disks->d[i].opened)
+			continue;
+		if (fdatasync(d->fd) < 0 ||
+		    (d->buffered_fd >= 0 && fdatasync(d->buffered_fd) < 0))
+			return err_sys(errno, "--disk path=%s: cannot flush", d->path);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (vm->disks->d[i].opened)
+			disk_unlock(&vm->disks->d[i].disk);
+	return 0;
+}
+
+int disks_lock(struct vm *vm)
+{
+	unsigned n = vm->disks ? vm->cfg->ndisks : 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		int r = vm->disks->d[i].opened ? disk_lock(&vm->disks->d[i].disk) : 0;
+
+		if (r)
+			return r;
+	}
+	return 0;
 }

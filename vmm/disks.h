@@ -16,6 +16,10 @@ int disks_create(struct vm *vm);
 int disks_start(struct vm *vm);
 /* Stop the I/O threads (before the devices are freed); idempotent. */
 void disks_stop(struct vm *vm);
+/* Migration hand-over: the source flushes every image and releases its
+ * locks; the destination (which opened them unlocked) takes them. */
+int disks_release(struct vm *vm);
+int disks_lock(struct vm *vm);
 /* Close images and free threads (after the devices are freed). */
 void disks_close(struct vm *vm);
 

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /* kite: one process, one VM. `kite run ...` boots a kernel. */
+#include <netdb.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "vmm/config.h"
 #include "vmm/control.h"
 #include "vmm/err.h"
+#include "vmm/migrate.h"
 #include "vmm/vm.h"
 
 #ifndef KITE_VERSION
@@ -29,6 +33,7 @@ static const char usage[] =
 static const char ctl_usage[] =
 "Usage: kite ctl SOCKET COMMAND [--json]\n"
 "       kite ctl SOCKET snapshot FILE [--json]\n"
+"       kite ctl SOCKET migrate tcp:HOST:PORT [--max-downtime MS] [--timeout S] [--json]\n"
 "\n"
 "Control the VM of a kite started with --api-socket SOCKET.\n"
 "\n"
@@ -39,14 +44,55 @@ static const char ctl_usage[] =
 "  stop      end the VM; that kite exits with status 0\n"
 "  snapshot FILE  pause, save the VM to FILE (written whole or not at all),\n"
 "            then run on unless it was paused\n"
+"  migrate tcp:HOST:PORT [--max-downtime MS] [--timeout S]\n"
+"            live-migrate the VM to a kite started with --incoming\n"
+"            tcp:HOST:PORT; shows progress and waits for the end. Pre-copy\n"
+"            stops when the rest should go within MS (default 300) at the\n"
+"            observed speed; --timeout cancels after S seconds. On success\n"
+"            the source kite exits 0; on any failure its VM runs on\n"
+"  migrate-status  progress of the current or last migration\n"
+"  migrate-cancel  stop a migration; the VM runs on here\n"
 "\n"
 "  --json    print the response as the JSON the socket sent\n"
 "Exit status: 0 done, 1 kite refused or cannot be reached, 2 bad usage.\n";
+
+static long long jint(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? (long long)json_object_get_int64(v) : 0;
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+/* One line of a migration's progress. */
+static void print_migration(FILE *f, struct json_object *st, const char *end)
+{
+	long long total = jint(st, "ram_total");
+
+	fprintf(f, "migration %s: iteration %lld, %lld MiB sent, %lld of %lld MiB dirty, "
+		"%lld MiB/s, %lld ms%s", jstr(st, "state"), jint(st, "iteration"),
+		jint(st, "bytes_sent") >> 20, jint(st, "ram_remaining") >> 20, total >> 20,
+		jint(st, "bandwidth") >> 20, jint(st, "total_ms"), end);
+}
 
 static void print_human(const char *cmd, struct json_object *resp)
 {
 	struct json_object *v;
 
+	if (!strcmp(cmd, "migrate-status")) {
+		print_migration(stdout, resp, "\n");
+		if (!strcmp(jstr(resp, "state"), "completed"))
+			printf("downtime %lld ms\n", jint(resp, "downtime_ms"));
+		if (jstr(resp, "error")[0])
+			printf("error: %s\n", jstr(resp, "error"));
+		return;
+	}
 	if (strcmp(cmd, "info")) {
 		printf("%s: done\n", cmd);
 		return;
@@ -74,11 +120,121 @@ static void print_human(const char *cmd, struct json_object *resp)
 	}
 }
 
+/* Send one request; NULL (message printed) if kite cannot be reached. */
+static struct json_object *ask(const char *path, struct json_object *req)
+{
+	struct json_object *resp = control_request(path, req);
+
+	json_object_put(req);
+	if (!resp)
+		fprintf(stderr, "kite: ctl: %s\n", err_msg());
+	return resp;
+}
+
+static bool resp_ok(struct json_object *resp)
+{
+	struct json_object *ok;
+
+	return json_object_object_get_ex(resp, "ok", &ok) && json_object_get_boolean(ok);
+}
+
+/* `kite ctl SOCKET migrate tcp:HOST:PORT`: resolve HOST here (kite's own
+ * threads are not allowed name lookups), start, follow to the end. */
+static int ctl_migrate(const char *path, const char *to, unsigned long long downtime,
+		       unsigned long long timeout, bool json)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	struct json_object *req, *resp, *last = NULL;
+	char host[256], addr[64], portstr[8];
+	bool tty = isatty(STDERR_FILENO), seen = false;
+	unsigned port;
+	int r, status = KITE_EXIT_ERROR;
+
+	if (!to || parse_tcp_endpoint("migrate", to, host, sizeof(host), &port)) {
+		fprintf(stderr, "kite: ctl: migrate needs tcp:HOST:PORT (%s)\n",
+			to ? err_msg() : "kite ctl SOCKET migrate tcp:HOST:PORT");
+		return KITE_EXIT_USAGE;
+	}
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	r = getaddrinfo(host, portstr, &hints, &ai);
+	if (r) {
+		fprintf(stderr, "kite: ctl: migrate: cannot resolve %s: %s\n", host, gai_strerror(r));
+		return KITE_EXIT_ERROR;
+	}
+	getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+	freeaddrinfo(ai);
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("migrate"));
+	json_object_object_add(req, "host", json_object_new_string(addr));
+	json_object_object_add(req, "port", json_object_new_int((int)port));
+	json_object_object_add(req, "max_downtime_ms", json_object_new_int((int)downtime));
+	json_object_object_add(req, "timeout_s", json_object_new_int((int)timeout));
+	resp = ask(path, req);
+	if (!resp)
+		return KITE_EXIT_ERROR;
+	if (!resp_ok(resp)) {
+		fprintf(stderr, "kite: ctl: migrate: %s\n", jstr(resp, "error"));
+		json_object_put(resp);
+		return KITE_EXIT_ERROR;
+	}
+	json_object_put(resp);
+	for (;;) {
+		const char *state;
+
+		req = json_object_new_object();
+		json_object_object_add(req, "cmd", json_object_new_string("migrate-status"));
+		resp = control_request(path, req);
+		json_object_put(req);
+		if (!resp) {
+			/* The source ends once the destination runs the VM; if it
+			 * went before we read "completed", say what we know. */
+			fprintf(stderr, "%skite: ctl: migrate: the source kite went away before "
+				"reporting the end (%s); check the destination\n", tty ? "\n" : "",
+				err_msg());
+			break;
+		}
+		json_object_put(last);
+		last = resp;
+		state = jstr(resp, "state");
+		if (strcmp(state, "active") && strcmp(state, "completing")) {
+			if (!json) {
+				if (tty)
+					fputc('\r', stderr);
+				print_migration(stderr, resp, "\n");
+			}
+			if (!strcmp(state, "completed")) {
+				status = KITE_EXIT_OK;
+				if (!json)
+					printf("migrated to %s port %u: total %lld ms, downtime %lld ms, "
+					       "%lld iterations, %lld MiB sent\n", addr, port,
+					       jint(resp, "total_ms"), jint(resp, "downtime_ms"),
+					       jint(resp, "iteration"), jint(resp, "bytes_sent") >> 20);
+			} else if (!json) {
+				fprintf(stderr, "kite: ctl: migrate: %s%s\n", state,
+					jstr(resp, "error")[0] ? ": " : "");
+				fprintf(stderr, "kite: ctl: %s\n", jstr(resp, "error"));
+			}
+			break;
+		}
+		if (!json && (tty || !seen))
+			print_migration(stderr, resp, tty ? "\r" : "\n");
+		seen = true;
+		usleep(100000);
+	}
+	if (json && last)
+		printf("%s\n", json_object_to_json_string_ext(last, JSON_C_TO_STRING_PLAIN));
+	json_object_put(last);
+	return status;
+}
+
 static int cmd_ctl(int argc, char **argv)
 {
-	static const char *const cmds[] = { "info", "pause", "resume", "stop", "snapshot" };
+	static const char *const cmds[] = { "info", "pause", "resume", "stop", "snapshot",
+					    "migrate", "migrate-status", "migrate-cancel" };
 	struct json_object *req, *resp, *ok, *msg;
 	const char *path = NULL, *cmd = NULL, *file = NULL;
+	unsigned long long downtime = MIG_DEFAULT_DOWNTIME_MS, timeout = 0;
 	bool json = false, known = false;
 	int status;
 
@@ -88,11 +244,22 @@ static int cmd_ctl(int argc, char **argv)
 			return KITE_EXIT_OK;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (cmd && !strcmp(cmd, "migrate") && (!strcmp(argv[i], "--max-downtime") ||
+							      !strcmp(argv[i], "--timeout"))) {
+			bool dt = !strcmp(argv[i], "--max-downtime");
+
+			if (i + 1 == argc || parse_uint(argv[i + 1], 0, dt ? 600000 : 86400,
+							dt ? &downtime : &timeout)) {
+				fprintf(stderr, "kite: ctl: %s: expected %s\n", argv[i], dt ?
+					"milliseconds, 0 to 600000" : "seconds, 0 to 86400");
+				return KITE_EXIT_USAGE;
+			}
+			i++;
 		} else if (!path) {
 			path = argv[i];
 		} else if (!cmd) {
 			cmd = argv[i];
-		} else if (!strcmp(cmd, "snapshot") && !file) {
+		} else if ((!strcmp(cmd, "snapshot") || !strcmp(cmd, "migrate")) && !file) {
 			file = argv[i];
 		} else {
 			fprintf(stderr, "kite: ctl: unexpected argument '%s' (see kite ctl --help)\n",
@@ -108,13 +275,15 @@ static int cmd_ctl(int argc, char **argv)
 		known |= !strcmp(cmd, cmds[i]);
 	if (!known) {
 		fprintf(stderr, "kite: ctl: unknown command '%s' (expected info, pause, resume, "
-			"stop or snapshot)\n", cmd);
+			"stop, snapshot, migrate, migrate-status or migrate-cancel)\n", cmd);
 		return KITE_EXIT_USAGE;
 	}
 	if (!strcmp(cmd, "snapshot") && (!file || !file[0])) {
 		fprintf(stderr, "kite: ctl: snapshot needs a FILE (kite ctl SOCKET snapshot FILE)\n");
 		return KITE_EXIT_USAGE;
 	}
+	if (!strcmp(cmd, "migrate"))
+		return ctl_migrate(path, file, downtime, timeout, json);
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	if (file)
@@ -178,6 +347,9 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGUSR1);
 	sigaddset(&block, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	/* A peer that goes away (migration, control clients) is an error
+	 * to report, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (argc < 2) {
 		fprintf(stderr, "kite: missing command (expected run or ctl; see kite --help)\n");

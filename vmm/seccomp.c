@@ -148,6 +148,16 @@ static const struct sc_rule main_rules[] = {
 	IF1(openat, OPEN_FLAGS(O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
 	ANY(fsync),
 	ANY(rename),
+	/* The migration worker (vmm/migrate.c): one TCP connection to the
+	 * destination; a cancel shuts it down from the control thread. */
+	IF1(socket, EQ(0, AF_INET)),
+	IF1(socket, EQ(0, AF_INET6)),
+	ANY(connect),
+	ANY(shutdown),
+	/* The hand-over: flush the images, release their locks, or take
+	 * them back when the destination refuses (F_OFD_SETLK only). */
+	ANY(fdatasync),
+	IF1(fcntl, EQ(1, F_OFD_SETLK)),
 };
 
 /* An ioctl request, for the lists and for tests. */
@@ -238,6 +248,11 @@ static const struct sc_ioctl main_ioctls[] = {
 	IOC(KVM_GET_TSC_KHZ),
 	IOC(KVM_SET_TSC_KHZ),
 	IOC(KVM_GET_CLOCK),
+	/* The migration worker: KVM's dirty log on every memory slot. */
+	IOC(KVM_SET_USER_MEMORY_REGION),
+	IOC(KVM_ENABLE_CAP),
+	IOC(KVM_GET_DIRTY_LOG),
+	IOC(KVM_CLEAR_DIRTY_LOG),
 	IOC(KVM_SET_CLOCK),
 	IOC(KVM_GET_IRQCHIP),
 	IOC(KVM_SET_IRQCHIP),

@@ -49,7 +49,7 @@ void snapshot_shape_mem(struct snap_shape *s, const struct guest_mem *mem)
 
 /* ---- writing ---- */
 
-static int write_full(int fd, const void *buf, size_t len)
+int stream_write_full(int fd, const void *buf, size_t len, const char *who)
 {
 	const uint8_t *p = buf;
 
@@ -59,29 +59,30 @@ static int write_full(int fd, const void *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return err_sys(errno, "snapshot: write");
+			return err_sys(errno, "%s: write", who);
 		if (n == 0)
-			return err_set(EIO, "snapshot: write made no progress");
+			return err_set(EIO, "%s: write made no progress", who);
 		p += n;
 		len -= n;
 	}
 	return 0;
 }
 
-static int write_header(int fd, const struct snap_shape *s)
+int stream_write_header(int fd, const char *magic, uint32_t version,
+			const struct snap_shape *s, const char *who)
 {
 	uint8_t *h = malloc(HDR_MAX), *p;
 	int r;
 
 	if (!h)
-		return err_set(ENOMEM, "snapshot: out of memory");
+		return err_set(ENOMEM, "%s: out of memory", who);
 	if (!s->nregions || s->nregions > SNAP_MAX_REGIONS || s->ndevices > SNAP_MAX_DEVICES) {
 		free(h);
-		return err_set(EINVAL, "snapshot: %u regions, %u devices", s->nregions,
+		return err_set(EINVAL, "%s: %u regions, %u devices", who, s->nregions,
 			       s->ndevices);
 	}
-	memcpy(h, SNAP_MAGIC, 8);
-	put32(h + 8, SNAP_VERSION);
+	memcpy(h, magic, 8);
+	put32(h + 8, version);
 	put64(h + 16, s->mem_size);
 	put32(h + 24, s->ncpus);
 	put32(h + 28, s->nregions);
@@ -105,7 +106,7 @@ static int write_header(int fd, const struct snap_shape *s)
 	}
 	put32(h + 12, (uint32_t)(p - h) + 4);
 	put32(p, crc32c(0, h, p - h));
-	r = write_full(fd, h, p - h + 4);
+	r = stream_write_full(fd, h, p - h + 4, who);
 	free(h);
 	return r;
 }
@@ -117,22 +118,23 @@ static void sec_header(uint8_t *h, uint32_t type, uint64_t len)
 	put64(h + 8, len);
 }
 
-static int write_section(int fd, uint32_t type, const void *payload, size_t len)
+int stream_write_section(int fd, uint32_t type, const void *payload, size_t len,
+			 const char *who)
 {
 	uint8_t h[SEC_HDR], c[4];
 	int r;
 
 	sec_header(h, type, len);
 	put32(c, crc32c(crc32c(0, h, sizeof(h)), payload, len));
-	r = write_full(fd, h, sizeof(h));
+	r = stream_write_full(fd, h, sizeof(h), who);
 	if (!r && len)
-		r = write_full(fd, payload, len);
+		r = stream_write_full(fd, payload, len, who);
 	if (!r)
-		r = write_full(fd, c, sizeof(c));
+		r = stream_write_full(fd, c, sizeof(c), who);
 	return r;
 }
 
-static bool page_is_zero(const uint8_t *p)
+bool stream_page_is_zero(const uint8_t *p)
 {
 	const uint64_t *w = (const uint64_t *)p;	/* RAM is page-aligned */
 	uint64_t acc = 0;
@@ -153,7 +155,7 @@ static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned n)
 	int r;
 
 	for (unsigned i = 0; i < n; i++)
-		if (!page_is_zero(host + (size_t)i * SNAP_PAGE)) {
+		if (!stream_page_is_zero(host + (size_t)i * SNAP_PAGE)) {
 			bm[i / 8] |= 1 << (i % 8);
 			nz++;
 		}
@@ -162,7 +164,7 @@ static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned n)
 	put32(head + SEC_HDR + 8, n);
 	put32(head + SEC_HDR + 12, SNAP_PAGE);
 	crc = crc32c(0, head, SEC_HDR + RAM_META + bmlen);
-	r = write_full(fd, head, SEC_HDR + RAM_META + bmlen);
+	r = stream_write_full(fd, head, SEC_HDR + RAM_META + bmlen, "snapshot");
 	for (unsigned i = 0; !r && i < n;) {
 		unsigned run = 0;
 
@@ -170,12 +172,13 @@ static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned n)
 			run++;
 		if (run) {
 			crc = crc32c(crc, host + (size_t)i * SNAP_PAGE, (size_t)run * SNAP_PAGE);
-			r = write_full(fd, host + (size_t)i * SNAP_PAGE, (size_t)run * SNAP_PAGE);
+			r = stream_write_full(fd, host + (size_t)i * SNAP_PAGE,
+					      (size_t)run * SNAP_PAGE, "snapshot");
 		}
 		i += run ? run : 1;
 	}
 	put32(c, crc);
-	return r ? r : write_full(fd, c, sizeof(c));
+	return r ? r : stream_write_full(fd, c, sizeof(c), "snapshot");
 }
 
 int snapshot_write_fd(int fd, const struct snap_shape *shape, const struct guest_mem *mem,
@@ -186,7 +189,10 @@ int snapshot_write_fd(int fd, const struct snap_shape *shape, const struct guest
 	if (mem->nregions != shape->nregions)
 		return err_set(EINVAL, "snapshot: memory has %u regions, the shape %u",
 			       mem->nregions, shape->nregions);
-	r = write_header(fd, shape);
+	r = stream_write_header(fd, SNAP_MAGIC, SNAP_VERSION, shape, "snapshot");
+	if (!r)
+		r = stream_write_section(fd, SNAP_SEC_ARGS, shape->args, shape->args_len,
+					 "snapshot");
 	for (unsigned i = 0; !r && i < mem->nregions; i++) {
 		const struct guest_region *g = &mem->regions[i];
 
@@ -201,21 +207,15 @@ int snapshot_write_fd(int fd, const struct snap_shape *shape, const struct guest
 		}
 	}
 	if (!r)
-		r = write_section(fd, SNAP_SEC_TREE, tree, tree_len);
+		r = stream_write_section(fd, SNAP_SEC_TREE, tree, tree_len, "snapshot");
 	if (!r)
-		r = write_section(fd, SNAP_SEC_END, NULL, 0);
+		r = stream_write_section(fd, SNAP_SEC_END, NULL, 0, "snapshot");
 	return r;
 }
 
 /* ---- reading ---- */
 
-struct in {
-	int fd;
-	uint64_t pos;		/* bytes read so far, for messages */
-};
-
-/* Exactly len bytes, or an error saying where the stream ended. */
-static int read_full(struct in *in, void *buf, size_t len, const char *what)
+int stream_read_full(struct stream_in *in, void *buf, size_t len, const char *what)
 {
 	uint8_t *p = buf;
 
@@ -225,11 +225,11 @@ static int read_full(struct in *in, void *buf, size_t len, const char *what)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return err_sys(errno, "snapshot: read at offset %llu",
+			return err_sys(errno, "%s: read at offset %llu", in->who,
 				       (unsigned long long)in->pos);
 		if (n == 0)
-			return err_set(ENODATA, "snapshot: the stream ends in %s (offset %llu): "
-				       "truncated", what, (unsigned long long)in->pos);
+			return err_set(ENODATA, "%s: the stream ends in %s (offset %llu): "
+				       "truncated", in->who, what, (unsigned long long)in->pos);
 		p += n;
 		len -= n;
 		in->pos += n;
@@ -261,7 +261,7 @@ static int check_devices(const struct snap_shape *a, const struct snap_shape *b)
 }
 
 /* The stream's shape against the VM's; the first difference is named. */
-static int check_shape(const struct snap_shape *s, const struct snap_shape *e)
+int stream_check_shape(const struct snap_shape *s, const struct snap_shape *e)
 {
 	char a[32], b[32];
 
@@ -303,7 +303,8 @@ static int get_str(const uint8_t **p, const uint8_t *end, char *out, size_t max)
 	return 0;
 }
 
-static int read_header(struct in *in, struct snap_shape *s)
+int stream_read_header(struct stream_in *in, const char *magic, uint32_t version,
+		       struct snap_shape *s)
 {
 	uint8_t *h = malloc(HDR_MAX);
 	const uint8_t *p, *end;
@@ -311,30 +312,30 @@ static int read_header(struct in *in, struct snap_shape *s)
 	int r;
 
 	if (!h)
-		return err_set(ENOMEM, "snapshot: out of memory");
+		return err_set(ENOMEM, "%s: out of memory", in->who);
 	memset(s, 0, sizeof(*s));
-	r = read_full(in, h, 16, "the header");
+	r = stream_read_full(in, h, 16, "the header");
 	if (r)
 		goto out;
-	if (memcmp(h, SNAP_MAGIC, 8)) {
-		r = err_set(EINVAL, "snapshot: not a kite snapshot (bad magic)");
+	if (memcmp(h, magic, 8)) {
+		r = err_set(EINVAL, "%s: not a kite %s (bad magic)", in->who, in->who);
 		goto out;
 	}
-	if (get32(h + 8) != SNAP_VERSION) {
-		r = err_set(EINVAL, "snapshot: format version %u, this kite reads version %u",
-			    get32(h + 8), SNAP_VERSION);
+	if (get32(h + 8) != version) {
+		r = err_set(EINVAL, "%s: format version %u, this kite reads version %u",
+			    in->who, get32(h + 8), version);
 		goto out;
 	}
 	len = get32(h + 12);
 	if (len < HDR_FIXED + 16 + 4 || len > HDR_MAX) {
-		r = err_set(EINVAL, "snapshot: header length %u is impossible", len);
+		r = err_set(EINVAL, "%s: header length %u is impossible", in->who, len);
 		goto out;
 	}
-	r = read_full(in, h + 16, len - 16, "the header");
+	r = stream_read_full(in, h + 16, len - 16, "the header");
 	if (r)
 		goto out;
 	if (crc32c(0, h, len - 4) != get32(h + len - 4)) {
-		r = err_set(EBADMSG, "snapshot: header checksum mismatch (corrupt)");
+		r = err_set(EBADMSG, "%s: header checksum mismatch (corrupt)", in->who);
 		goto out;
 	}
 	end = h + len - 4;
@@ -359,7 +360,7 @@ static int read_header(struct in *in, struct snap_shape *s)
 	if (p == end)
 		goto out;
 bad:
-	r = err_set(EINVAL, "snapshot: header is malformed");
+	r = err_set(EINVAL, "%s: header is malformed", in->who);
 out:
 	free(h);
 	return r;
@@ -371,7 +372,7 @@ struct ram_pos {
 	uint64_t off;
 };
 
-static int read_chunk(struct in *in, const uint8_t *sh, const struct guest_mem *mem,
+static int read_chunk(struct stream_in *in, const uint8_t *sh, const struct guest_mem *mem,
 		      struct ram_pos *rp, bool fresh)
 {
 	const struct guest_region *g = &mem->regions[rp->region];
@@ -380,7 +381,7 @@ static int read_chunk(struct in *in, const uint8_t *sh, const struct guest_mem *
 	uint32_t n, psize, crc = crc32c(0, sh, SEC_HDR);
 	unsigned nz = 0, bmlen;
 	uint8_t *host;
-	int r = read_full(in, meta, RAM_META, "a RAM section");
+	int r = stream_read_full(in, meta, RAM_META, "a RAM section");
 
 	if (r)
 		return r;
@@ -394,7 +395,7 @@ static int read_chunk(struct in *in, const uint8_t *sh, const struct guest_mem *
 		return err_set(EINVAL, "snapshot: RAM section at gpa 0x%llx: %u pages of %u bytes",
 			       (unsigned long long)gpa, n, psize);
 	bmlen = (n + 7) / 8;
-	r = read_full(in, meta + RAM_META, bmlen, "a RAM section");
+	r = stream_read_full(in, meta + RAM_META, bmlen, "a RAM section");
 	if (r)
 		return r;
 	for (unsigned i = 0; i < n; i++)
@@ -413,7 +414,7 @@ static int read_chunk(struct in *in, const uint8_t *sh, const struct guest_mem *
 		       (meta[RAM_META + (i + run) / 8] >> ((i + run) % 8) & 1) == set)
 			run++;
 		if (set) {
-			r = read_full(in, host + (size_t)i * SNAP_PAGE, (size_t)run * SNAP_PAGE,
+			r = stream_read_full(in, host + (size_t)i * SNAP_PAGE, (size_t)run * SNAP_PAGE,
 				      "a RAM section");
 			if (r)
 				return r;
@@ -423,7 +424,7 @@ static int read_chunk(struct in *in, const uint8_t *sh, const struct guest_mem *
 		}
 		i += run;
 	}
-	r = read_full(in, c, sizeof(c), "a RAM section");
+	r = stream_read_full(in, c, sizeof(c), "a RAM section");
 	if (r)
 		return r;
 	if (crc != get32(c))
@@ -437,27 +438,74 @@ static int read_chunk(struct in *in, const uint8_t *sh, const struct guest_mem *
 	return 0;
 }
 
-/* A TREE or END section's payload and checksum. */
-static int read_payload(struct in *in, const uint8_t *sh, void *buf, size_t len,
+int stream_read_payload(struct stream_in *in, const uint8_t *sh, void *buf, size_t len,
 			const char *what)
 {
 	uint8_t c[4];
-	int r = len ? read_full(in, buf, len, what) : 0;
+	int r = len ? stream_read_full(in, buf, len, what) : 0;
 
 	if (!r)
-		r = read_full(in, c, sizeof(c), what);
+		r = stream_read_full(in, c, sizeof(c), what);
 	if (r)
 		return r;
 	if (crc32c(crc32c(0, sh, SEC_HDR), buf, len) != get32(c))
-		return err_set(EBADMSG, "snapshot: checksum mismatch in %s (corrupt)", what);
+		return err_set(EBADMSG, "%s: checksum mismatch in %s (corrupt)", in->who, what);
 	return 0;
+}
+
+/* The ARGS section, right after the header: read, checked, returned. */
+static int read_args(struct stream_in *in, char **args, size_t *args_len)
+{
+	uint8_t sh[SEC_HDR];
+	uint64_t len;
+	char *a;
+	int r = stream_read_full(in, sh, SEC_HDR, "the command-line section");
+
+	if (r)
+		return r;
+	len = get64(sh + 8);
+	if (get32(sh) != SNAP_SEC_ARGS || get32(sh + 4) || len > SNAP_ARGS_MAX)
+		return err_set(EINVAL, "%s: no command-line section after the header", in->who);
+	a = malloc(len + 1);
+	if (!a)
+		return err_set(ENOMEM, "%s: out of memory", in->who);
+	r = stream_read_payload(in, sh, a, len, "the command-line section");
+	if (!r && len && a[len - 1] != '\0')
+		r = err_set(EINVAL, "%s: the command-line section is malformed", in->who);
+	if (r) {
+		free(a);
+		return r;
+	}
+	a[len] = '\0';
+	*args = a;
+	*args_len = len;
+	return 0;
+}
+
+static int skip_args(struct stream_in *in)
+{
+	char *a;
+	size_t len;
+	int r = read_args(in, &a, &len);
+
+	if (!r)
+		free(a);
+	return r;
+}
+
+int snapshot_read_args_fd(int fd, struct snap_shape *shape, char **args, size_t *args_len)
+{
+	struct stream_in in = { .fd = fd, .who = "snapshot" };
+	int r = stream_read_header(&in, SNAP_MAGIC, SNAP_VERSION, shape);
+
+	return r ? r : read_args(&in, args, args_len);
 }
 
 int snapshot_read_fd(int fd, const struct snap_shape *expect, const struct guest_mem *mem,
 		     bool fresh, void **tree, size_t *tree_len)
 {
 	struct snap_shape *s = malloc(sizeof(*s));
-	struct in in = { .fd = fd };
+	struct stream_in in = { .fd = fd, .who = "snapshot" };
 	struct ram_pos rp = { 0, 0 };
 	uint8_t sh[SEC_HDR];
 	void *t = NULL;
@@ -466,17 +514,19 @@ int snapshot_read_fd(int fd, const struct snap_shape *expect, const struct guest
 
 	if (!s)
 		return err_set(ENOMEM, "snapshot: out of memory");
-	r = read_header(&in, s);
+	r = stream_read_header(&in, SNAP_MAGIC, SNAP_VERSION, s);
 	if (!r)
-		r = check_shape(s, expect);
+		r = stream_check_shape(s, expect);
 	free(s);
+	if (!r)
+		r = skip_args(&in);
 	if (!r && mem->nregions != expect->nregions)
 		r = err_set(EINVAL, "snapshot: guest memory has %u regions, the VM's shape %u",
 			    mem->nregions, expect->nregions);
 	while (!r) {
 		bool ram_done = rp.region == mem->nregions;
 
-		r = read_full(&in, sh, SEC_HDR, !ram_done ? "RAM" : !t ? "the state tree"
+		r = stream_read_full(&in, sh, SEC_HDR, !ram_done ? "RAM" : !t ? "the state tree"
 			      : "the end marker");
 		if (r)
 			break;
@@ -493,7 +543,7 @@ int snapshot_read_fd(int fd, const struct snap_shape *expect, const struct guest
 				break;
 			}
 			t = malloc(len);
-			r = t ? read_payload(&in, sh, t, len, "the state tree")
+			r = t ? stream_read_payload(&in, sh, t, len, "the state tree")
 			      : err_set(ENOMEM, "snapshot: out of memory");
 			if (!r)
 				r = state_check(t, len);
@@ -501,7 +551,7 @@ int snapshot_read_fd(int fd, const struct snap_shape *expect, const struct guest
 		} else if (get32(sh) == SNAP_SEC_END && t) {
 			r = len ? err_set(EINVAL, "snapshot: end marker with %llu bytes",
 					  (unsigned long long)len)
-				: read_payload(&in, sh, NULL, 0, "the end marker");
+				: stream_read_payload(&in, sh, NULL, 0, "the end marker");
 			if (!r)
 				break;
 		} else if (!ram_done) {

@@ -19,6 +19,10 @@
  *
  *   Sections, each: type u32, reserved u32 (0), payload length u64, the
  *   payload, then CRC-32C u32 of the 16-byte section header and payload.
+ *     "ARGS"  right after the header: the options that shape the VM
+ *             (--cpus, --memory, --disk, --net), each option and its value
+ *             a NUL-terminated string, so `kite run --restore FILE` can
+ *             build the same VM without being told again.
  *     "RAM "  gpa u64, page count n u32 (1..SNAP_CHUNK_PAGES), page size
  *             u32 (4096), a bitmap of n bits (bit i set: page i follows;
  *             clear: page i is all zeros and is not sent), then the pages.
@@ -43,7 +47,7 @@
 #include "vmm/memory.h"
 
 #define SNAP_MAGIC		"KITESNAP"
-#define SNAP_VERSION		1
+#define SNAP_VERSION		2	/* 2: the ARGS section */
 #define SNAP_MAX_REGIONS	8
 #define SNAP_MAX_DEVICES	64
 #define SNAP_KIND_MAX		32	/* bytes of a device kind, with its NUL */
@@ -51,6 +55,8 @@
 #define SNAP_PAGE		4096u
 #define SNAP_CHUNK_PAGES	512u	/* 2 MiB of RAM per section */
 
+#define SNAP_ARGS_MAX		(64u << 10)
+#define SNAP_SEC_ARGS		0x53475241u	/* "ARGS" */
 #define SNAP_SEC_RAM		0x204d4152u	/* "RAM " */
 #define SNAP_SEC_TREE		0x45455254u	/* "TREE" */
 #define SNAP_SEC_END		0x21444e45u	/* "END!" */
@@ -68,6 +74,9 @@ struct snap_shape {
 		char kind[SNAP_KIND_MAX];
 		char opts[SNAP_OPTS_MAX];
 	} devices[SNAP_MAX_DEVICES];
+	/* Written as the ARGS section; not part of the comparison. */
+	const char *args;
+	size_t args_len;
 };
 
 /* The shape of guest memory `mem` (regions and size); devices and vCPUs
@@ -91,6 +100,65 @@ int snapshot_write_fd(int fd, const struct snap_shape *shape, const struct guest
 int snapshot_read_fd(int fd, const struct snap_shape *expect, const struct guest_mem *mem,
 		     bool fresh, void **tree, size_t *tree_len);
 
+/*
+ * Read only the header and the ARGS section of a snapshot: the shape it
+ * was taken with and the options to build that VM again (*args malloc'd,
+ * NUL-separated strings, *args_len bytes; the caller frees).
+ */
+int snapshot_read_args_fd(int fd, struct snap_shape *shape, char **args, size_t *args_len);
+
+/* ---- building blocks shared with the migration stream (vmm/migrate.c);
+ * `who` ("snapshot", "migration") starts every message. ---- */
+
+struct stream_in {
+	int fd;
+	uint64_t pos;		/* bytes read so far, for messages */
+	const char *who;
+};
+
+int stream_write_full(int fd, const void *buf, size_t len, const char *who);
+/* Exactly len bytes, or an error saying where the stream ended. */
+int stream_read_full(struct stream_in *in, void *buf, size_t len, const char *what);
+int stream_write_header(int fd, const char *magic, uint32_t version,
+			const struct snap_shape *s, const char *who);
+int stream_read_header(struct stream_in *in, const char *magic, uint32_t version,
+		       struct snap_shape *s);
+/* The stream's shape `s` against this VM's `e`; the first difference is
+ * named in the message. */
+int stream_check_shape(const struct snap_shape *s, const struct snap_shape *e);
+int stream_write_section(int fd, uint32_t type, const void *payload, size_t len,
+			 const char *who);
+/* After a 16-byte section header `sh` was read: its payload (len bytes)
+ * into buf, and the checksum over both. */
+int stream_read_payload(struct stream_in *in, const uint8_t *sh, void *buf, size_t len,
+			const char *what);
+/* A 4 KiB page of zeros? (p 8-byte aligned) */
+bool stream_page_is_zero(const uint8_t *p);
+
+static inline uint32_t stream_get32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t stream_get64(const uint8_t *p)
+{
+	return stream_get32(p) | (uint64_t)stream_get32(p + 4) << 32;
+}
+
+static inline void stream_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
+}
+
+static inline void stream_put64(uint8_t *p, uint64_t v)
+{
+	stream_put32(p, v);
+	stream_put32(p + 4, v >> 32);
+}
+
 struct vm;
 struct x86_restore_opts;
 /*
@@ -108,6 +176,10 @@ int snapshot_write(struct vm *vm, const char *path);
  * registration order.
  */
 int snapshot_restore(struct vm *vm, const char *path, const struct x86_restore_opts *o);
+/* The state tree of a paused, quiescent VM (malloc'd; for migration). */
+int snapshot_tree(struct vm *vm, void **tree, size_t *len);
+/* Apply a checked tree (state_check) to a VM as snapshot_restore does. */
+int snapshot_apply_tree(struct vm *vm, const void *fdt, const struct x86_restore_opts *o);
 /* The shape of a VM built by vm_create(): memory, vCPUs, devices. */
 int snapshot_shape_of_vm(struct vm *vm, struct snap_shape *s);
 

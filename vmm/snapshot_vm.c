@@ -53,6 +53,10 @@ int snapshot_shape_of_vm(struct vm *vm, struct snap_shape *s)
 	memset(s, 0, sizeof(*s));
 	snapshot_shape_mem(s, &vm->mem);
 	s->ncpus = vm->ncpus;
+	if (vm->cfg) {
+		s->args = vm->cfg->shape_args;
+		s->args_len = vm->cfg->shape_args_len;
+	}
 	for (struct device *d = vm->devices; d; d = d->next, n++) {
 		struct virtio_pci *t = transport_of(d);
 
@@ -153,7 +157,26 @@ int snapshot_write(struct vm *vm, const char *path)
 	return r;
 }
 
-static int apply_tree(struct vm *vm, const void *fdt, const struct x86_restore_opts *o)
+int snapshot_tree(struct vm *vm, void **tree, size_t *len)
+{
+	struct state_tree st = { 0 };
+	const void *blob;
+	int r = build_tree(vm, &st);
+
+	if (!r)
+		r = state_finish(&st, &blob, len);
+	if (!r) {
+		*tree = malloc(*len);
+		if (*tree)
+			memcpy(*tree, blob, *len);
+		else
+			r = err_set(ENOMEM, "snapshot: out of memory");
+	}
+	state_free(&st);
+	return r;
+}
+
+int snapshot_apply_tree(struct vm *vm, const void *fdt, const struct x86_restore_opts *o)
 {
 	int devs = state_node(fdt, 0, "devices");
 	unsigned i = 0;
@@ -199,7 +222,7 @@ int snapshot_restore(struct vm *vm, const char *path, const struct x86_restore_o
 	if (r && fd >= 0)
 		err_prefix(r, "%s", path);
 	if (!r)
-		r = apply_tree(vm, tree, o);
+		r = snapshot_apply_tree(vm, tree, o);
 	if (fd >= 0)
 		close(fd);
 	free(tree);

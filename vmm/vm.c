@@ -17,8 +17,11 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/state.h"
 #include "vmm/control.h"
 #include "vmm/disks.h"
+#include "vmm/migrate.h"
+#include "vmm/migrate_vm.h"
 #include "vmm/nets.h"
 #include "vmm/sandbox.h"
 #include "vmm/seccomp.h"
@@ -201,7 +204,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	struct file_map kernel = { 0 }, initrd = { 0 };
 	struct kernel_info ki;
 	struct boot_entry entry;
-	enum boot_proto proto;
+	enum boot_proto proto = BOOT_AUTO;
+	bool boots;
 	int r;
 
 	memset(vm, 0, sizeof(*vm));
@@ -217,13 +221,17 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 
-	/* Everything about the files is checked before any VM exists. */
-	r = map_file("--kernel", cfg->kernel, &kernel);
-	if (!r)
+	/* Everything about the files is checked before any VM exists. A VM
+	 * restored or received brings its kernel in its memory. */
+	boots = !cfg->restore && !cfg->incoming;
+	r = 0;
+	if (boots)
+		r = map_file("--kernel", cfg->kernel, &kernel);
+	if (!r && boots)
 		r = kernel_probe(cfg->kernel, kernel.data, kernel.size, &ki);
-	if (!r)
+	if (!r && boots)
 		r = boot_choose(cfg->kernel, &ki, cfg->boot, &proto);
-	if (!r && cfg->initrd)
+	if (!r && boots && cfg->initrd)
 		r = map_file("--initrd", cfg->initrd, &initrd);
 	if (!r)
 		r = disks_open(vm);
@@ -261,7 +269,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		r = disks_create(vm);
 	if (!r)
 		r = nets_create(vm);
-	if (!r)
+	if (!r && boots)
 		r = load_kernel(vm, cfg, &kernel, &initrd, proto, &entry);
 	unmap_file(&kernel);
 	unmap_file(&initrd);
@@ -278,8 +286,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		if (r)
 			return r;
 	}
-	/* vCPU 0 is the BSP; the others wait in KVM for INIT/SIPI. */
-	r = x86_vcpu_set_boot_regs(&vm->vcpus[0], &entry);
+	/* vCPU 0 is the BSP; the others wait in KVM for INIT/SIPI. A snapshot
+	 * or a migration sets every register instead. */
+	r = boots ? x86_vcpu_set_boot_regs(&vm->vcpus[0], &entry) : 0;
+	if (!r && cfg->restore) {
+		r = snapshot_restore(vm, cfg->restore, &(struct x86_restore_opts){ 0 });
+		if (!r)
+			vm_log(vm, "restored from %s", cfg->restore);
+	}
 	if (r)
 		return r;
 	if (cfg->verbose) {
@@ -333,7 +347,9 @@ static int ctl_info(void *opaque, struct json_object *out)
 	json_object_object_add(out, "pid", json_object_new_int(getpid()));
 	json_object_object_add(out, "cpus", json_object_new_int((int)vm->ncpus));
 	json_object_object_add(out, "memory", json_object_new_int64((int64_t)vm->mem.size));
-	json_object_object_add(out, "kernel", json_object_new_string(vm->cfg->kernel));
+	json_object_object_add(out, "kernel", json_object_new_string(
+		vm->cfg->kernel ? vm->cfg->kernel : vm->cfg->restore ? "(from the snapshot)"
+		: "(from the migration)"));
 	for (struct device *d = vm->devices; d; d = d->next)
 		json_object_array_add(devs, json_object_new_string(d->ops->name));
 	json_object_object_add(out, "devices", devs);
@@ -349,12 +365,19 @@ static int ctl_stop(void *opaque)
 	return 0;
 }
 
-/* Pause (unless paused already), quiesce every device, write the file,
- * then let everything run again as it was. */
-static int ctl_snapshot(void *opaque, const char *path)
+/* Every device that was asked to quiesce, up to `last`, resumes. */
+static void resume_devices(struct vm *vm, struct device *last)
 {
-	struct vm *vm = opaque;
-	bool was_paused = atomic_load(&vm->pause_req);
+	for (struct device *d = last ? vm->devices : NULL; d; d = d->next) {
+		if (d->ops->resume)
+			d->ops->resume(d);
+		if (d == last)
+			break;
+	}
+}
+
+int vm_quiesce(struct vm *vm)
+{
 	struct device *d, *stopped = NULL;
 	int r = vm_pause(vm);
 
@@ -363,14 +386,31 @@ static int ctl_snapshot(void *opaque, const char *path)
 		if (d->ops->quiesce)
 			r = d->ops->quiesce(d);
 	}
-	if (!r)
+	if (r)
+		resume_devices(vm, stopped);
+	return r;
+}
+
+void vm_unquiesce(struct vm *vm)
+{
+	struct device *last = vm->devices;
+
+	while (last && last->next)
+		last = last->next;
+	resume_devices(vm, last);
+}
+
+/* Pause (unless paused already), quiesce every device, write the file,
+ * then let everything run again as it was. */
+static int ctl_snapshot(void *opaque, const char *path)
+{
+	struct vm *vm = opaque;
+	bool was_paused = atomic_load(&vm->pause_req);
+	int r = vm_quiesce(vm);
+
+	if (!r) {
 		r = snapshot_write(vm, path);
-	/* Every device that was asked to quiesce resumes, failed or not. */
-	for (d = stopped ? vm->devices : NULL; d; d = d->next) {
-		if (d->ops->resume)
-			d->ops->resume(d);
-		if (d == stopped)
-			break;
+		vm_unquiesce(vm);
 	}
 	if (!was_paused && !atomic_load(&vm->stopping))
 		vm_resume(vm);
@@ -381,7 +421,7 @@ static int ctl_snapshot(void *opaque, const char *path)
 
 static const struct control_ops vm_control_ops = {
 	.info = ctl_info, .pause = ctl_pause, .resume = ctl_resume, .stop = ctl_stop,
-	.snapshot = ctl_snapshot,
+	.snapshot = ctl_snapshot, .migrate = vm_ctl_migrate,
 };
 
 static void on_kick(int sig)
@@ -407,9 +447,15 @@ int vm_run(struct vm *vm)
 	sigdelset(&wait, VCPU_KICK_SIGNAL);
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 
-	r = disks_start(vm);
+	/* A migration's destination gets the VM's memory and state first;
+	 * nothing of the guest runs before the stream is whole. */
+	r = vm->cfg->incoming ? vm_receive_migration(vm) : 0;
+	if (!r)
+		r = disks_start(vm);
 	if (!r)
 		r = nets_start(vm);
+	if (!r && vm->cfg->api_socket)
+		r = vm_migration_create(vm);
 	if (!r && vm->cfg->api_socket)
 		r = control_start(&vm->control, vm->cfg->api_socket, &vm_control_ops, vm);
 	if (r) {
@@ -448,6 +494,11 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	vm_log(vm, "VM stopped: %s (exit status %d)", vm->stop_reason, vm->exit_status);
+	/* After a migration, give a `kite ctl migrate` that follows it up to
+	 * 2 s to read "completed" before the socket goes. */
+	for (int i = 0; i < 200 && vm->migration && !strcmp(vm->stop_reason, "migrated") &&
+			!migration_final_seen(vm->migration); i++)
+		usleep(10000);
 	control_stop(vm->control);
 	vm->control = NULL;
 	disks_stop(vm);
@@ -463,6 +514,8 @@ void vm_destroy(struct vm *vm)
 
 	/* I/O threads stop before the devices they serve are freed, and
 	 * the images close after. */
+	migration_destroy(vm->migration);
+	vm->migration = NULL;
 	disks_stop(vm);
 	nets_stop(vm);
 	for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)

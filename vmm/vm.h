@@ -41,6 +41,7 @@ struct platform;
 struct vm_disks;
 struct vm_net;
 struct control;
+struct migration;
 
 struct vcpu {
 	struct vm *vm;
@@ -76,6 +77,7 @@ struct vm {
 	atomic_bool pause_req;
 	unsigned parked;		/* vCPUs parked now (under pause_lock) */
 	struct control *control;	/* --api-socket */
+	struct migration *migration;	/* its worker, with --api-socket */
 	atomic_bool stopping;
 	int exit_status;
 	char stop_reason[160];
@@ -94,6 +96,12 @@ void vm_add_device(struct vm *vm, struct device *dev);
  * them run again. Both are idempotent; 0 or -errno. */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
+/* vm_pause, then every device drains what it started and stops taking
+ * more (device_ops.quiesce); on failure everything is as before but the
+ * vCPUs stay paused. vm_unquiesce lets the devices go again (the vCPUs
+ * stay paused until vm_resume). */
+int vm_quiesce(struct vm *vm);
+void vm_unquiesce(struct vm *vm);
 /* Log a message when --verbose is on. */
 void vm_log(const struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
