@@ -18,6 +18,7 @@
 #include "vmm/disks.h"
 #include "vmm/err.h"
 #include "vmm/migrate.h"
+#include "vmm/nets.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
@@ -270,7 +271,11 @@ static int dst_apply(void *opaque, const void *tree, size_t len)
 
 static int dst_take_over(void *opaque)
 {
-	return disks_lock(opaque);
+	int r = disks_lock(opaque);
+
+	if (!r)
+		nets_take_over(opaque);
+	return r;
 }
 
 static const struct migrate_dst_ops dst_ops = {

@@ -48,6 +48,14 @@ int nets_open(struct vm *vm)
 		if (r)
 			return r;
 		n->opened = true;
+		/* A migration's destination stays off the tap until it takes
+		 * the VM over: a queue attached now would take a share of the
+		 * source's traffic and hold it unread. (The device detaches
+		 * queues 1 and up itself; a restored state attaches its
+		 * active pairs, just before the hand-over.) */
+		if (cfg->incoming && tap_set_queue(&n->tap, 0, false))
+			fprintf(stderr, "kite: %s (traffic may be split during the migration)\n",
+				err_msg());
 		if (o->has_mac)
 			memcpy(n->mac, o->mac, sizeof(n->mac));
 		else
@@ -100,6 +108,13 @@ int nets_start(struct vm *vm)
 			return r;
 	}
 	return 0;
+}
+
+void nets_take_over(struct vm *vm)
+{
+	for (unsigned i = 0; vm->nets && i < vm->cfg->nnets; i++)
+		if (vm->nets[i].opened && tap_set_queue(&vm->nets[i].tap, 0, true))
+			fprintf(stderr, "kite: %s\n", err_msg());
 }
 
 void nets_stop(struct vm *vm)

@@ -13,6 +13,8 @@ int nets_open(struct vm *vm);
 int nets_create(struct vm *vm);
 int nets_start(struct vm *vm);
 void nets_stop(struct vm *vm);
+/* A migration's destination joins its taps' queue 0 at the hand-over. */
+void nets_take_over(struct vm *vm);
 /* Close the taps (removing the ones kite created) and free the threads. */
 void nets_close(struct vm *vm);
 
