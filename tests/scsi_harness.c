@@ -307,7 +307,7 @@ void sh_setup(void)
 
 		memset(dk, 0, sizeof(*dk));
 		dk->fd = memfd_create("kite-test-sh.scsi", MFD_CLOEXEC);
-		dk->buffered_fd = -1;
+		dk->buffered_fd = dk->lock_fd = -1;
 		ck_assert_int_ge(dk->fd, 0);
 		ck_assert_int_eq(ftruncate(dk->fd, DISK_SIZE), 0);
 		dk->size = DISK_SIZE;

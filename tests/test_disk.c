@@ -353,12 +353,19 @@ static void run(struct disk *d, struct iothread *t, struct req *r, unsigned n)
 	}
 }
 
-static struct iothread *start_thread(void)
+static struct iothread *new_thread(void)
 {
 	struct iothread_opts o = { .name = "kite-disktest", .entries = 32, .numa_node = -1 };
 	struct iothread *t;
 
 	ck_assert_msg(iothread_create(&t, &o) == 0, "%s", err_msg());
+	return t;
+}
+
+static struct iothread *start_thread(void)
+{
+	struct iothread *t = new_thread();
+
 	ck_assert_int_eq(iothread_start(t), 0);
 	return t;
 }
@@ -371,9 +378,12 @@ static unsigned char pattern(unsigned req, size_t byte)
 	return (unsigned char)(req * 7 + byte * 13 + 1);
 }
 
-static void read_write_verify(const char *path, const char *extra)
+/* fixed: the image's fds go into the ring's fixed-file table, then their
+ * numbers are pointed at /dev/null: only requests that name the table
+ * still reach the image (reads of /dev/null return 0 bytes). */
+static void read_write_verify_how(const char *path, const char *extra, bool fixed)
 {
-	struct iothread *t = start_thread();
+	struct iothread *t = fixed ? new_thread() : start_thread();
 	unsigned char *wbuf, *rbuf;
 	struct req *r = calloc(NREQ, sizeof(*r));
 	struct disk d;
@@ -381,6 +391,20 @@ static void read_write_verify(const char *path, const char *extra)
 	size_t j;
 
 	ck_assert_msg(open_path(&d, path, extra) == 0, "%s", err_msg());
+	if (fixed) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		ck_assert_int_eq(iothread_register_file(t, d.fd), 0);
+		if (d.buffered_fd >= 0)
+			ck_assert_int_eq(iothread_register_file(t, d.buffered_fd), 0);
+		ck_assert_int_eq(iothread_start(t), 0);
+		ck_assert_int_ge(dup2(nul, d.fd), 0);
+		if (d.buffered_fd >= 0)
+			ck_assert_int_ge(dup2(nul, d.buffered_fd), 0);
+		close(nul);
+		/* After the start, the table is closed to newcomers. */
+		ck_assert_int_eq(iothread_register_file(t, 0), 0);
+	}
 	ck_assert(posix_memalign((void **)&wbuf, 4096, NREQ * 4096) == 0);
 	ck_assert(posix_memalign((void **)&rbuf, 4096, NREQ * 4096) == 0);
 	memset(rbuf, 0xaa, NREQ * 4096);
@@ -438,6 +462,18 @@ static void read_write_verify(const char *path, const char *extra)
 	free(rbuf);
 	free(r);
 }
+
+static void read_write_verify(const char *path, const char *extra)
+{
+	read_write_verify_how(path, extra, false);
+}
+
+START_TEST(io_fixed_files)
+{
+	read_write_verify_how(img, "", true);
+	read_write_verify_how(img, ",cache=writeback", true);
+}
+END_TEST
 
 START_TEST(io_tmp_direct)
 {
@@ -624,6 +660,7 @@ Suite *disk_suite(void)
 	tcase_add_test(tc, direct_fallback);
 	tcase_add_test(tc, io_tmp_direct);
 	tcase_add_test(tc, io_tmp_writeback);
+	tcase_add_test(tc, io_fixed_files);
 	tcase_add_test(tc, io_shm);
 	tcase_add_test(tc, alignment_check);
 	tcase_add_test(tc, misaligned_on_direct);

@@ -28,7 +28,7 @@ void rows_setup(void)
 		struct disk *d = &disks[k];
 
 		memset(d, 0, sizeof(*d));
-		d->fd = d->buffered_fd = -1;
+		d->fd = d->buffered_fd = d->lock_fd = -1;
 		d->size = 1 << 20;
 		d->block_size = 512;
 		d->phys_block_size = 4096;

@@ -212,7 +212,7 @@ START_TEST(scsi_round_trip)
 		ck_assert_int_eq(ftruncate(disks[i].fd, 1 << 20), 0);
 		disks[i].size = 1 << 20;
 		disks[i].block_size = 512;
-		disks[i].buffered_fd = -1;
+		disks[i].buffered_fd = disks[i].lock_fd = -1;
 		disks[i].path = "scsi-state.img";
 	}
 	sq[0] = ring_at(0x10000);

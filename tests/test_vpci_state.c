@@ -384,7 +384,7 @@ static void blk_disk(struct disk *d)
 	ck_assert_int_eq(ftruncate(d->fd, DISK_SIZE), 0);
 	d->size = DISK_SIZE;
 	d->block_size = 512;
-	d->buffered_fd = -1;
+	d->buffered_fd = d->lock_fd = -1;
 	d->path = "blk-state.img";
 }
 

@@ -206,7 +206,7 @@ static int set_lock(struct disk *d, short type)
 
 	if (d->null)
 		return 0;
-	if (fcntl(d->fd, F_OFD_SETLK, &fl) == 0)
+	if (fcntl(d->lock_fd, F_OFD_SETLK, &fl) == 0)
 		return 0;
 	if (errno == EAGAIN || errno == EACCES)
 		return err_set(EBUSY, "--disk path=%s: image is in use by another process "
@@ -364,7 +364,7 @@ int disk_open_locking(struct disk *d, const struct disk_opts *o, bool lock)
 	int r;
 
 	memset(d, 0, sizeof(*d));
-	d->fd = d->buffered_fd = -1;
+	d->fd = d->buffered_fd = d->lock_fd = -1;
 	d->readonly = o->readonly;
 	d->block_size = d->phys_block_size = 512;
 	d->mem_align = 1;
@@ -387,6 +387,11 @@ int disk_open_locking(struct disk *d, const struct disk_opts *o, bool lock)
 	r = open_image(d, o, &fell_back);
 	if (r)
 		goto fail;
+	d->lock_fd = open(d->path, (o->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (d->lock_fd < 0) {
+		r = err_sys(errno, "--disk path=%s: cannot open", d->path);
+		goto fail;
+	}
 	if (fstat(d->fd, &st) < 0) {
 		r = err_sys(errno, "--disk path=%s: cannot stat", d->path);
 		goto fail;
@@ -437,9 +442,11 @@ void disk_close(struct disk *d)
 {
 	if (d->buffered_fd >= 0)
 		close(d->buffered_fd);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);	/* drops the OFD lock */
 	if (d->fd >= 0)
-		close(d->fd);	/* drops the OFD lock */
-	d->fd = d->buffered_fd = -1;
+		close(d->fd);
+	d->fd = d->buffered_fd = d->lock_fd = -1;
 	free(d->path);
 	d->path = NULL;
 }
@@ -473,6 +480,7 @@ int disk_prep_readv(struct disk *d, struct iothread *t, const struct iovec *iov,
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_readv(sqe, rw_fd(d, iov, n, offset), iov, n, offset);
+	iothread_fixed_file(t, sqe);
 	return 0;
 }
 
@@ -491,6 +499,7 @@ int disk_prep_writev(struct disk *d, struct iothread *t, const struct iovec *iov
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_writev(sqe, rw_fd(d, iov, n, offset), iov, n, offset);
+	iothread_fixed_file(t, sqe);
 	return 0;
 }
 
@@ -508,6 +517,7 @@ int disk_prep_flush(struct disk *d, struct iothread *t, struct io_op *op)
 	 * and (even with O_DIRECT) flushes the device's volatile cache and
 	 * the metadata of newly allocated blocks. */
 	io_uring_prep_fsync(sqe, d->fd, IORING_FSYNC_DATASYNC);
+	iothread_fixed_file(t, sqe);
 	return 0;
 }
 
@@ -526,6 +536,7 @@ static int prep_fallocate(struct disk *d, struct iothread *t, int mode, uint64_t
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_fallocate(sqe, d->fd, mode, (off_t)offset, (off_t)len);
+	iothread_fixed_file(t, sqe);
 	return 0;
 }
 

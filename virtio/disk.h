@@ -64,6 +64,11 @@ struct disk {
 	int buffered_fd;	/* with O_DIRECT: the same file through the page
 				 * cache, for requests O_DIRECT cannot take
 				 * (misaligned guest buffers); else -1 */
+	int lock_fd;		/* the same file, holding the OFD lock and used for
+				 * nothing else: the I/O fds go into io_uring
+				 * fixed-file tables, which the kernel releases
+				 * after the process is gone, and the lock must
+				 * go with the process */
 	bool null;
 	bool readonly;
 	bool direct;		/* O_DIRECT in effect */

@@ -337,6 +337,7 @@ int tap_prep_readv(struct iothread *t, int fd, const struct iovec *iov, unsigned
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_readv(sqe, fd, iov, n, 0);
+	iothread_fixed_file(t, sqe);
 	io_uring_sqe_set_data(sqe, op);
 	return 0;
 }
@@ -349,6 +350,7 @@ int tap_prep_writev(struct iothread *t, int fd, const struct iovec *iov, unsigne
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_writev(sqe, fd, iov, n, 0);
+	iothread_fixed_file(t, sqe);
 	if (link)
 		sqe->flags |= IOSQE_IO_LINK;
 	io_uring_sqe_set_data(sqe, op);
@@ -362,6 +364,7 @@ int tap_prep_poll(struct iothread *t, int fd, unsigned events, struct io_op *op)
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_poll_add(sqe, fd, events);
+	iothread_fixed_file(t, sqe);
 	io_uring_sqe_set_data(sqe, op);
 	return 0;
 }

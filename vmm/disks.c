@@ -117,6 +117,16 @@ static void log_disk(struct vm *vm, unsigned i, const struct vm_disk *d, const c
 	       d->disk.readonly ? ", read-only" : "", how);
 }
 
+/* The image's fds in the rings' fixed-file tables (iothread.h). */
+static int register_image(struct iothread_group *g, const struct disk *d)
+{
+	int r = d->null ? 0 : iothread_group_register_file(g, d->fd);
+
+	if (!r && !d->null && d->buffered_fd >= 0)
+		r = iothread_group_register_file(g, d->buffered_fd);
+	return r;
+}
+
 static int create_blk(struct vm *vm, unsigned i)
 {
 	const struct disk_opts *o = &vm->cfg->disks[i];
@@ -128,6 +138,8 @@ static int create_blk(struct vm *vm, unsigned i)
 	snprintf(prefix, sizeof(prefix), "kite-blk%u", i);
 	r = iothread_group_create(&d->io, threads_of(vm, o), prefix, vm->cfg->numa_node,
 				  o->poll_us);
+	if (!r)
+		r = register_image(&d->io, &d->disk);
 	if (!r)
 		r = virtio_blk_create(&blk, vm, platform_pci(vm), &vm->irq, &vm->mem,
 				      &(struct virtio_blk_opts){
@@ -163,6 +175,8 @@ static int create_scsi(struct vm *vm)
 	}
 	r = iothread_group_create(&vm->disks->scsi_io, threads_of(vm, f), "kite-scsi",
 				  cfg->numa_node, f->poll_us);
+	for (unsigned i = 0; !r && i < n; i++)
+		r = register_image(&vm->disks->scsi_io, targets[i]);
 	if (!r)
 		r = virtio_scsi_create(&scsi, vm, platform_pci(vm), &vm->irq, &vm->mem,
 				       &(struct virtio_scsi_opts){

@@ -57,6 +57,12 @@ struct iothread {
 	bool stopping;		/* thread's own: leave the loop */
 	atomic_bool stop;	/* set by iothread_stop */
 
+	/* The ring's fixed-file table: fds registered before the thread
+	 * starts, named by index in the SQEs that use them. */
+	int files[IOTHREAD_MAX_FILES];
+	unsigned nfiles;
+	bool files_ok;		/* the sparse table exists */
+
 	int ctl_fd;		/* eventfd: stop and calls wake the thread */
 	struct io_op ctl_op;
 	struct iowatch *watches;
@@ -107,6 +113,36 @@ struct io_uring_sqe *iothread_get_sqe(struct iothread *t)
 	return sqe;
 }
 
+int iothread_register_file(struct iothread *t, int fd)
+{
+	int r;
+
+	/* Once the thread runs, its ring is enabled and restricted: no
+	 * io_uring_register call passes. Such an fd is used as it is. */
+	if (fd < 0 || !t->files_ok || t->started)
+		return 0;
+	for (unsigned i = 0; i < t->nfiles; i++)
+		if (t->files[i] == fd)
+			return 0;
+	if (t->nfiles == IOTHREAD_MAX_FILES)
+		return 0;
+	r = io_uring_register_files_update(&t->ring, t->nfiles, &fd, 1);
+	if (r < 0)
+		return err_sys(-r, "%s: cannot register fd %d with io_uring", t->name, fd);
+	t->files[t->nfiles++] = fd;
+	return 0;
+}
+
+void iothread_fixed_file(struct iothread *t, struct io_uring_sqe *sqe)
+{
+	for (unsigned i = 0; i < t->nfiles; i++)
+		if (t->files[i] == sqe->fd) {
+			sqe->fd = (int)i;
+			sqe->flags |= IOSQE_FIXED_FILE;
+			return;
+		}
+}
+
 static int watch_arm(struct iowatch *w)
 {
 	struct io_uring_sqe *sqe = iothread_get_sqe(w->t);
@@ -117,6 +153,7 @@ static int watch_arm(struct iowatch *w)
 		io_uring_prep_poll_multishot(sqe, w->fd, POLLIN);
 	else
 		io_uring_prep_poll_add(sqe, w->fd, POLLIN);
+	iothread_fixed_file(w->t, sqe);
 	io_uring_sqe_set_data(sqe, &w->op);
 	return 0;
 }
@@ -200,8 +237,10 @@ int iothread_watch_eventfd(struct iothread *t, int fd, struct io_op *op)
 	struct call_watch c = { t, fd, op, 0 };
 	int r;
 
-	if (may_touch_ring(t))
-		return watch_add(t, fd, op);
+	if (may_touch_ring(t)) {
+		r = iothread_register_file(t, fd);
+		return r ? r : watch_add(t, fd, op);
+	}
 	r = iothread_call(t, call_watch_fn, &c);
 	return r ? err_set(-r, "%s: thread is not running", t->name) : c.ret;
 }
@@ -466,6 +505,9 @@ static int ring_init(struct iothread *t, unsigned entries)
 	if (r < 0)
 		return err_sys(-r, "%s: cannot create io_uring", t->name);
 	t->disabled = flag_sets[i] & IORING_SETUP_R_DISABLED;
+	/* A table for the fds the devices will name (iothread_register_file);
+	 * without one (kernels before 5.19) SQEs use plain fds. */
+	t->files_ok = io_uring_register_files_sparse(&t->ring, IOTHREAD_MAX_FILES) == 0;
 	/* Only the opcodes devices use; a ring must still be disabled to
 	 * take restrictions (older kernels: none). */
 	if (t->disabled && (r = uring_restrict(&t->ring)) < 0) {
@@ -625,6 +667,17 @@ int iothread_group_create(struct iothread_group *g, unsigned n, const char *pref
 		if (r)
 			return r;
 		g->n++;
+	}
+	return 0;
+}
+
+int iothread_group_register_file(struct iothread_group *g, int fd)
+{
+	for (unsigned i = 0; i < g->n; i++) {
+		int r = iothread_register_file(g->threads[i], fd);
+
+		if (r)
+			return r;
 	}
 	return 0;
 }

@@ -78,6 +78,20 @@ bool iothread_polling(void);
 int iothread_call(struct iothread *t, void (*fn)(void *opaque), void *opaque);
 
 int iothread_start(struct iothread *t);
+
+/*
+ * Fixed files: before the thread starts, a device registers the fds its
+ * requests will name (image, tap, eventfds; watched eventfds are
+ * registered by iothread_watch_eventfd itself); SQEs prepared for them
+ * then carry the table index (IOSQE_FIXED_FILE), so the kernel need not
+ * look the fd up per request, and the ring names only what it was given.
+ * After the start, or past IOTHREAD_MAX_FILES, or on kernels without
+ * sparse tables, an fd is not registered and SQEs use it as it is.
+ */
+#define IOTHREAD_MAX_FILES 64
+int iothread_register_file(struct iothread *t, int fd);
+/* Turn sqe->fd into its table index if it was registered. */
+void iothread_fixed_file(struct iothread *t, struct io_uring_sqe *sqe);
 /* Stop the thread (after it finished the batch in hand) and join it.
  * Requests still in flight are not waited for: quiesce devices first. */
 void iothread_stop(struct iothread *t);
@@ -94,6 +108,8 @@ struct iothread_group {
 int iothread_group_create(struct iothread_group *g, unsigned n, const char *prefix,
 			  int numa_node, unsigned poll_us);
 int iothread_group_start(struct iothread_group *g);
+/* iothread_register_file on every thread of the group. */
+int iothread_group_register_file(struct iothread_group *g, int fd);
 /* Idempotent; call before freeing the device the threads serve. */
 void iothread_group_stop(struct iothread_group *g);
 void iothread_group_destroy(struct iothread_group *g);

@@ -82,6 +82,12 @@ int nets_create(struct vm *vm)
 
 		snprintf(prefix, sizeof(prefix), "kite-net%u", i);
 		r = iothread_group_create(&n->io, nthreads, prefix, cfg->numa_node, 0);
+		/* The tap's queue fds and its link-event socket in the rings'
+		 * fixed-file tables (iothread.h). */
+		for (unsigned q = 0; !r && q < n->tap.nfds; q++)
+			r = iothread_group_register_file(&n->io, n->tap.fds[q]);
+		if (!r && n->tap.nl_fd >= 0)
+			r = iothread_group_register_file(&n->io, n->tap.nl_fd);
 		if (!r) {
 			no.threads = n->io.threads;
 			no.nthreads = n->io.n;

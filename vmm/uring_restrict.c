@@ -31,7 +31,7 @@ int uring_restrict(struct io_uring *ring)
 		res[n++].sqe_op = allowed_ops[i];
 	}
 	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-	res[n++].sqe_flags = IOSQE_IO_LINK;
+	res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_FIXED_FILE;
 	/* No IORING_RESTRICTION_REGISTER_OP: once enabled, the ring takes
 	 * no io_uring_register call at all. Raw syscall: liburing 2.3
 	 * declares io_uring_register_restrictions but does not export it. */
