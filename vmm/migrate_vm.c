@@ -122,8 +122,14 @@ static int src_pause(void *opaque)
 {
 	struct vm *vm = opaque;
 
+	int r;
+
 	was_paused = atomic_load(&vm->pause_req);
-	return vm_quiesce(vm);
+	r = vm_quiesce(vm);
+	/* A device that cannot drain leaves the vCPUs parked: undo that. */
+	if (r && !was_paused)
+		vm_resume(vm);
+	return r;
 }
 
 static void src_unpause(void *opaque)
