@@ -539,6 +539,43 @@ START_TEST(kites_own_writes_logged)
 }
 END_TEST
 
+static void *send_term(void *arg)
+{
+	usleep(100000);
+	/* To the waiting thread: check's own threads do not block SIGTERM,
+	 * as every kite thread does, so a process-wide one could land there. */
+	pthread_kill(*(pthread_t *)arg, SIGTERM);
+	return NULL;
+}
+
+START_TEST(incoming_wait_ends_on_a_stop_signal)
+{
+	sigset_t set, old;
+	pthread_t th, self = pthread_self();
+	char ep[48];
+	unsigned port;
+	int r;
+
+	/* A port free a moment ago. */
+	close(listen_any(&port));
+	snprintf(ep, sizeof(ep), "tcp:127.0.0.1:%u", port);
+	/* As in kite: the stop signals are blocked in every thread. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	ck_assert_int_eq(pthread_create(&th, NULL, send_term, &self), 0);
+	r = migrate_incoming(ep, &dops, NULL, &dst.mem, false);
+	pthread_join(th, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ck_assert_int_eq(r, -EINTR);
+	ck_assert_int_eq(migrate_stop_signal, SIGTERM);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "stopped by Terminated while waiting"));
+	/* A bad endpoint is refused before any wait. */
+	ck_assert_int_eq(migrate_incoming("tcp:127.0.0.1", &dops, NULL, &dst.mem, false),
+			 -EINVAL);
+}
+END_TEST
+
 Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -556,6 +593,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, cancel_and_timeout);
 	tcase_add_test(tc, nobody_listening);
 	tcase_add_test(tc, kites_own_writes_logged);
+	tcase_add_test(tc, incoming_wait_ends_on_a_stop_signal);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -757,6 +760,52 @@ int migrate_receive_fd(int fd, const struct migrate_dst_ops *ops, void *vm,
 	return r;
 }
 
+/* Wait for the source; the stop signals (blocked in every kite thread, see
+ * vmm/main.c) end the wait: -EINTR, the signal in migrate_stop_signal. */
+int migrate_stop_signal;
+
+static int accept_or_signal(int lfd, const char *endpoint)
+{
+	sigset_t set;
+	int sfd, fd = -1;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN } };
+		struct signalfd_siginfo si;
+
+		if (poll(p, sfd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fd = err_sys(errno, "--incoming %s: poll", endpoint);
+			break;
+		}
+		if (sfd >= 0 && p[1].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			migrate_stop_signal = (int)si.ssi_signo;
+			fd = err_set(EINTR, "--incoming %s: stopped by %s while waiting for the "
+				     "migration", endpoint, strsignal((int)si.ssi_signo));
+			break;
+		}
+		if (p[0].revents) {
+			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				break;
+			if (errno != EINTR && errno != ECONNABORTED) {
+				fd = err_sys(errno, "--incoming %s: accept", endpoint);
+				break;
+			}
+		}
+	}
+	if (sfd >= 0)
+		close(sfd);
+	return fd;
+}
+
 int migrate_incoming(const char *endpoint, const struct migrate_dst_ops *ops, void *vm,
 		     const struct guest_mem *mem, bool verbose)
 {
@@ -789,12 +838,15 @@ int migrate_incoming(const char *endpoint, const struct migrate_dst_ops *ops, vo
 	freeaddrinfo(ai);
 	if (verbose)
 		fprintf(stderr, "kite: waiting for a migration on %s\n", endpoint);
-	do
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	while (fd < 0 && errno == EINTR);
+	fd = accept_or_signal(lfd, endpoint);
 	close(lfd);
 	if (fd < 0)
-		return err_sys(errno, "--incoming %s: accept", endpoint);
+		return fd;
+	/* A source that stalls mid-stream must not hold this kite forever. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ REPLY_TIMEOUT_MS / 1000, 0 },
+		   sizeof(struct timeval));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ REPLY_TIMEOUT_MS / 1000, 0 },
+		   sizeof(struct timeval));
 	r = migrate_receive_fd(fd, ops, vm, mem);
 	close(fd);
 	return r;

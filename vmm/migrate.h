@@ -139,5 +139,8 @@ int migrate_receive_fd(int fd, const struct migrate_dst_ops *ops, void *vm,
  * migrate_receive_fd. */
 int migrate_incoming(const char *endpoint, const struct migrate_dst_ops *ops, void *vm,
 		     const struct guest_mem *mem, bool verbose);
+/* After migrate_incoming returned -EINTR: the stop signal that ended the
+ * wait (SIGINT, SIGTERM, SIGHUP). */
+extern int migrate_stop_signal;
 
 #endif

@@ -224,6 +224,9 @@ int stream_read_full(struct stream_in *in, void *buf, size_t len, const char *wh
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return err_set(ETIMEDOUT, "%s: the peer sent nothing for a minute in %s "
+				       "(offset %llu)", in->who, what, (unsigned long long)in->pos);
 		if (n < 0)
 			return err_sys(errno, "%s: read at offset %llu", in->who,
 				       (unsigned long long)in->pos);

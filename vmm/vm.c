@@ -463,7 +463,8 @@ int vm_run(struct vm *vm)
 		disks_stop(vm);
 		nets_stop(vm);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		return KITE_EXIT_ERROR;
+		return r == -EINTR && migrate_stop_signal ?
+		       KITE_EXIT_SIGNAL_BASE + migrate_stop_signal : KITE_EXIT_ERROR;
 	}
 	pthread_mutex_lock(&vm->stop_lock);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
