@@ -63,7 +63,7 @@ linux-smoke: all
 # `make bench`: kite's virtio-blk beside QEMU's and host fio (tools/bench.sh);
 # options through BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick.
 bench: all
-	@bash tools/bench.sh --build $(BUILD) $(BENCH_ARGS)
+	@bash tools/bench.sh --build $(BUILD) $(BENCH_ARGS) && bash tools/bench-net.sh --build $(BUILD) $(BENCH_ARGS)
 
 asan:
 	$(MAKE) SANITIZE=1 test

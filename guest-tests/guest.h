@@ -43,6 +43,7 @@
 #define SYS_HALT	4	/* stop this CPU for good */
 #define SYS_TRIPLE_FAULT 5	/* mode=triple: an empty IDT, then #UD */
 #define SYS_IRQS	6	/* 1: take interrupts in ring 3 (RFLAGS.IF), 0: not */
+#define SYS_WRMSR	7	/* msr, value: kvmclock's MSRs only (migrate_work.c) */
 
 /* struct percpu offsets the assembly uses. */
 #define PC_KRSP		0

@@ -62,6 +62,25 @@ check_test_log() {
 	fi
 }
 
+# check_hostile_log LOG: a mode=hostile run said PASS, with its line for
+# the well-behaved disk and no FAIL or FATAL. Prints the reason and
+# returns 1 otherwise.
+check_hostile_log() {
+	local log=$1
+	if grep -q '^FATAL\|^FAIL' "$log"; then
+		grep -m1 '^FATAL\|^FAIL' "$log"
+		return 1
+	fi
+	if ! grep -q '^hostile: .*(well-behaved)' "$log"; then
+		echo "no summary line for the well-behaved disk"
+		return 1
+	fi
+	if ! grep -qx 'PASS hostile' "$log"; then
+		echo "no 'PASS hostile' line"
+		return 1
+	fi
+}
+
 # report NAME OK|FAIL DETAIL [LOG]
 report() {
 	local name=$1 result=$2 detail=$3 log=${4:-}

@@ -19,6 +19,12 @@
  *                         NIC until a "stop" datagram (net_echo.c: ip=,
  *                         net_wait, net_ping, ...); mode=demo shows the
  *                         NICs and pings net_ping from them
+ *   mode=hostile          attack every virtio device but the last virtio-blk
+ *                         disk for hostile_secs (seed=N), then check them all
+ *                         (hostile.c)
+ *   mode=migrate-work     a workload to live-migrate: RAM, disks, UDP echoes
+ *                         and the clock checked until work_secs pass
+ *                         (migrate_work.c, migrate_io.c)
  *   exit=debug|poweroff|reset|reset-kbd
  *                         how to end (test default: debug, demo default: poweroff)
  *   mem=SIZE              memmap: expected RAM (bytes, K/M/G suffix)
@@ -145,6 +151,12 @@ static long guest_main(void *unused)
 		guest_finish(exit, blk_verify() ? 0 : 1);
 	if (!strcmp(mode, "net-echo"))
 		guest_finish(exit, net_echo_run() ? 0 : 1);
+	if (!strcmp(mode, "net-blast"))		/* net_blast.c */
+		guest_finish(exit, net_blast_run() ? 0 : 1);
+	if (!strcmp(mode, "hostile"))
+		guest_finish(exit, hostile_run() ? 0 : 1);
+	if (!strcmp(mode, "migrate-work"))	/* migrate_work.c */
+		guest_finish(exit, migrate_work_run() ? 0 : 1);
 	if (!strcmp(mode, "fault")) {
 		printf("fault: reading 0x%lx (not mapped) from ring 3\n", MAPPED_LIMIT);
 		(void)*(volatile u64 *)phys(MAPPED_LIMIT);

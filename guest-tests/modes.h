@@ -25,4 +25,19 @@ void demo_disk(void);
 bool net_echo_run(void);
 void demo_net(void);
 
+/* net_blast.c, mode=net-blast: net-echo's answers plus "blast SECS SIZE"
+ * on the control port (tools/bench-net.sh's transmit test), until "stop";
+ * false (after a FAIL line) if the NICs could not be brought up. */
+bool net_blast_run(void);
+
+/* hostile.c, mode=hostile: attacks every virtio device but one for
+ * hostile_secs, then checks them all; false (after a FAIL line) if any
+ * failed. */
+bool hostile_run(void);
+
+/* migrate_work.c, mode=migrate-work: memory, disk, network and clock
+ * checks until work_secs pass (forever with 0); false (after FAIL lines)
+ * if anything was found wrong. */
+bool migrate_work_run(void);
+
 #endif

@@ -88,6 +88,8 @@ run_case() {
 			echo "demo output incomplete") ;;
 	*mode=fault*)
 		why=$(grep -q '^FATAL: exception 14 (#PF)' "$log" || echo "no #PF report") ;;
+	*mode=hostile*)
+		why=$(check_hostile_log "$log") || true ;;
 	*)
 		case " $args " in *" blk=1 "*) extra=("${BLK_CASES[@]}") ;; esac
 		case " $args " in *" scsi=1 "*) extra+=("${SCSI_CASES[@]}") ;; esac
@@ -171,5 +173,37 @@ run_scsi scsi-1cpu-poll             1 1 "scsi_wait=poll"
 run_scsi scsi-2cpu-irq-2tgt-no-features 2 2 "event_idx=0 indirect=0"
 run_scsi scsi-2cpu-irq-no-features-dev 2 1 "" "" ",event_idx=off,indirect_desc=off"
 run_scsi scsi-2cpu-irq-2tgt-readonly 2 2 "scsi_ro=1" ",readonly=on"
+
+# mode=hostile: every virtio device but the last virtio-blk disk attacked
+# for 5 s (malformed chains and rings, illegal negotiation and register
+# use), then each must reset and serve a valid request, the last disk
+# verifying all along. The debug-exit status shows QEMU lived to the end.
+# QEMU 7.2 aborts (assertions) on some attacks, so they are left out here
+# and kept for kite: a queue_size write to an enabled queue, which QEMU
+# applies at once (address_space_stw_le_cached; qsize-live, and qsel-oor
+# and common-odd, as QEMU keeps the old queue_select for one out of range);
+# a transmit chain shorter than the virtio-net header with a backend
+# without vnet headers (iov_copy; short, random), which an indirect table
+# where nothing is mapped also gives, read as if it were there (ind-oor).
+# HOSTILE_SEED picks another attack sequence.
+run_hostile() {
+	local name=$1 args=$2 d
+	local -a devs=()
+	for d in hostile0 hostile1 hostile-scsi; do
+		rm -f "$OUT/$d.img"
+		truncate -s 8M "$OUT/$d.img"
+	done
+	devs=(-drive "file=$OUT/hostile0.img,if=none,id=h0,format=raw,cache=writeback"
+	      -device "virtio-blk-pci,drive=h0,disable-legacy=on,num-queues=1"
+	      -drive "file=$OUT/hostile1.img,if=none,id=h1,format=raw,cache=writeback"
+	      -device "virtio-blk-pci,drive=h1,disable-legacy=on,num-queues=1"
+	      -device "virtio-scsi-pci,id=hscsi,disable-legacy=on,num_queues=1"
+	      -drive "file=$OUT/hostile-scsi.img,if=none,id=hs,format=raw,cache=writeback"
+	      -device "scsi-hd,drive=hs,bus=hscsi.0,scsi-id=0,lun=0"
+	      -netdev "user,id=hn,restrict=on" -device "virtio-net-pci,netdev=hn,disable-legacy=on")
+	run_case "$name" pvh 2 64M status:0 "mode=hostile $args" "${devs[@]}"
+}
+qemu_aborts=qsize-live,qsel-oor,common-odd,short,random,ind-oor
+run_hostile hostile-2cpu "hostile_secs=5 seed=${HOSTILE_SEED:-1} hostile_skip=$qemu_aborts"
 
 summary

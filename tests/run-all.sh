@@ -47,6 +47,7 @@ run "test guest under kite" bash guest-tests/kite-guest.sh "$BUILD"
 run "virtio-blk data safety across SIGKILL" bash guest-tests/blk-data-safety.sh "$BUILD"
 run "virtio-net under QEMU" bash guest-tests/net-test.sh "$BUILD" --vmm qemu
 run "virtio-net under kite" bash guest-tests/net-test.sh "$BUILD" --vmm kite
+run "live migration and snapshots under kite" bash guest-tests/migrate.sh "$BUILD"
 
 echo "==="
 for b in "${broken[@]}"; do echo "FAILED: $b"; done
