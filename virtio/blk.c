@@ -5,14 +5,11 @@
 #include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "virtio/vq_runner.h"
 #include "vmm/dirty.h"
 #include "vmm/err.h"
 #include "vmm/state.h"
@@ -21,17 +18,13 @@
 #define HDR_LEN		16
 #define SEG_LEN		16
 
-struct blk_queue;
-
-/* One request slot; its io_op is what the backend completes. */
+/* One request slot; its vqr_req's io_op is what the backend completes. */
 struct blk_req {
-	struct io_op op;
-	struct blk_queue *q;
+	struct vqr_req r;
 	uint8_t *status;		/* the chain's last writable byte */
 	uint32_t used_len;		/* reported in the used ring */
 	uint64_t xfer;			/* bytes an IN/OUT must move */
 	uint64_t sector;		/* for messages */
-	uint16_t head;
 	uint32_t type;			/* as the guest wrote it */
 	uint8_t sink;			/* status of a chain that has none */
 	uint16_t seg, nseg;		/* discard / write-zeroes progress */
@@ -39,29 +32,6 @@ struct blk_req {
 	struct iovec *data;		/* the data part of iov */
 	unsigned ndata;
 	struct iovec iov[VIRTIO_BLK_IOV_MAX];
-};
-
-struct blk_queue {
-	struct virtio_blk *b;
-	unsigned idx;
-	struct iothread *thread;
-	struct io_op kick_op;
-	struct virtq *_Atomic vq;	/* NULL while disabled */
-	struct blk_req *reqs;
-	uint16_t *free_slots;
-	unsigned nfree;
-	/* Reset handshake with the vCPU thread (see blk_reset). */
-	_Atomic unsigned inflight;
-	_Atomic bool stopping;
-	_Atomic bool busy;
-	_Atomic bool dirty;		/* pushed but not flushed */
-	bool broken;			/* ring corrupt: wait for a reset */
-	bool starved;			/* stopped popping for want of slots */
-};
-
-struct blk_thread {
-	struct virtio_blk *b;
-	struct iothread *t;
 };
 
 struct virtio_blk {
@@ -72,11 +42,7 @@ struct virtio_blk {
 	uint64_t features;
 	uint8_t config[VIRTIO_BLK_CONFIG_LEN];
 	unsigned nq;
-	struct blk_queue *queues;
-	unsigned nthreads;
-	struct blk_thread *threads;
-	bool poll;			/* poll avail rings while the thread polls */
-	_Atomic unsigned warnings;
+	struct vq_runner *r;		/* the queues */
 };
 
 struct blk_hdr {
@@ -109,17 +75,11 @@ static void blk_warn(struct virtio_blk *b, const char *fmt, ...)
 
 static void blk_warn(struct virtio_blk *b, const char *fmt, ...)
 {
-	unsigned n = atomic_fetch_add(&b->warnings, 1);
 	va_list ap;
 
-	/* A guest can trigger these at will: log the first few only. */
-	if (n >= 16)
-		return;
-	fprintf(stderr, "kite: virtio-blk %s: ", b->disk->path ? b->disk->path : "(null)");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vqr_vwarn(b->r, fmt, ap);
 	va_end(ap);
-	fputs(n == 15 ? " (further warnings suppressed)\n" : "\n", stderr);
 }
 
 static bool has(const struct virtio_blk *b, unsigned bit)
@@ -127,23 +87,22 @@ static bool has(const struct virtio_blk *b, unsigned bit)
 	return virtio_pci_features(b->t) & (1ULL << bit);
 }
 
+static struct virtio_blk *dev_of(const struct blk_req *req)
+{
+	return req->r.q->dev;
+}
+
 /* ---- completion ---- */
 
 static void finish(struct blk_req *req, uint8_t status)
 {
-	struct blk_queue *q = req->q;
-
 	*req->status = status;
 	/* What the device wrote, for a migration in progress: data read
 	 * from the disk and the status byte. */
 	if (req->type == VIRTIO_BLK_T_IN)
 		dirty_mark_iov(req->data, req->ndata);
 	dirty_mark(req->status, 1);
-	virtq_push(atomic_load(&q->vq), req->head, req->used_len);
-	atomic_store(&q->dirty, true);
-	q->free_slots[q->nfree++] = req - q->reqs;
-	/* Last: once inflight drops, a reset may free the slots. */
-	atomic_fetch_sub(&q->inflight, 1);
+	vqr_complete(&req->r, req->used_len);
 }
 
 static void start_segment(struct blk_req *req);
@@ -157,7 +116,7 @@ static void req_done(struct io_op *op, int res, uint32_t cqe_flags)
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
 		if (res < 0 || (uint64_t)res != req->xfer) {
-			blk_warn(req->q->b, "%s at sector %llu: %s", req->type ? "write" : "read",
+			blk_warn(dev_of(req), "%s at sector %llu: %s", req->type ? "write" : "read",
 				 (unsigned long long)req->sector, res < 0 ? strerror(-res) : "short");
 			finish(req, VIRTIO_BLK_S_IOERR);
 		} else {
@@ -186,12 +145,12 @@ static void submitted(struct blk_req *req, int r, int done_res)
 {
 	if (r == 1) {
 		if (req->type == VIRTIO_BLK_T_IN)
-			req->q->b->io->null_fill(req->data, req->ndata);
-		req_done(&req->op, done_res, 0);
+			dev_of(req)->io->null_fill(req->data, req->ndata);
+		req_done(&req->r.op, done_res, 0);
 	} else if (r == -EOPNOTSUPP) {
 		finish(req, VIRTIO_BLK_S_UNSUPP);
 	} else if (r < 0) {
-		blk_warn(req->q->b, "cannot queue request type %u: %s", req->type, strerror(-r));
+		blk_warn(dev_of(req), "cannot queue request type %u: %s", req->type, strerror(-r));
 		finish(req, VIRTIO_BLK_S_IOERR);
 	}
 }
@@ -211,7 +170,7 @@ static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t len)
  * IOERR for ranges outside the disk or above the advertised maximum. */
 static uint8_t read_segment(struct blk_req *req, unsigned i, struct blk_seg *s)
 {
-	struct virtio_blk *b = req->q->b;
+	struct virtio_blk *b = dev_of(req);
 	uint32_t allowed = req->type == VIRTIO_BLK_T_WRITE_ZEROES ? VIRTIO_BLK_DWZ_F_UNMAP : 0;
 
 	if (virtq_iov_read(req->iov, req->nout, HDR_LEN + SEG_LEN * i, s, SEG_LEN) != SEG_LEN)
@@ -229,8 +188,8 @@ static uint8_t read_segment(struct blk_req *req, unsigned i, struct blk_seg *s)
 
 static void start_segment(struct blk_req *req)
 {
-	struct blk_queue *q = req->q;
-	struct virtio_blk *b = q->b;
+	struct vqr_queue *q = req->r.q;
+	struct virtio_blk *b = q->dev;
 	struct blk_seg s;
 	uint8_t st;
 	int r;
@@ -242,21 +201,21 @@ static void start_segment(struct blk_req *req)
 		return;
 	}
 	if (!s.num_sectors) {
-		req_done(&req->op, 0, 0);
+		req_done(&req->r.op, 0, 0);
 		return;
 	}
 	if (req->type == VIRTIO_BLK_T_DISCARD)
 		r = b->io->discard(b->disk, q->thread, s.sector * SECTOR, s.num_sectors * SECTOR,
-				   &req->op);
+				   &req->r.op);
 	else
 		r = b->io->write_zeroes(b->disk, q->thread, s.sector * SECTOR,
-					s.num_sectors * SECTOR, &req->op);
+					s.num_sectors * SECTOR, &req->r.op);
 	submitted(req, r, 0);
 }
 
 static void do_dwz(struct blk_req *req, uint32_t out_len)
 {
-	struct virtio_blk *b = req->q->b;
+	struct virtio_blk *b = dev_of(req);
 	unsigned feature = req->type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_F_DISCARD
 							     : VIRTIO_BLK_F_WRITE_ZEROES;
 	uint32_t payload = out_len - HDR_LEN;
@@ -302,16 +261,16 @@ static void skip_header(struct blk_req *req)
 	req->ndata = req->nout - i;
 }
 
-static void start_request(struct blk_queue *q, struct blk_req *req, const struct virtq_chain *c)
+static void start_request(struct vqr_queue *q, struct vqr_req *slot, const struct virtq_chain *c)
 {
-	struct virtio_blk *b = q->b;
+	struct blk_req *req = (struct blk_req *)slot;
+	struct virtio_blk *b = q->dev;
 	struct iovec *last;
 	struct blk_hdr h;
 	uint64_t sector;
 	unsigned nin = c->nin;
 	int r;
 
-	req->head = c->head;
 	req->nout = c->nout;
 	if (!nin) {
 		/* Nowhere to put a status: give the chain back empty. */
@@ -357,11 +316,11 @@ static void start_request(struct blk_queue *q, struct blk_req *req, const struct
 			finish(req, VIRTIO_BLK_S_OK);
 		} else if (req->type == VIRTIO_BLK_T_IN) {
 			r = b->io->readv(b->disk, q->thread, req->data, req->ndata,
-					 sector * SECTOR, &req->op);
+					 sector * SECTOR, &req->r.op);
 			submitted(req, r, (int)req->xfer);
 		} else {
 			r = b->io->writev(b->disk, q->thread, req->data, req->ndata,
-					  sector * SECTOR, &req->op);
+					  sector * SECTOR, &req->r.op);
 			submitted(req, r, (int)req->xfer);
 		}
 		break;
@@ -370,7 +329,7 @@ static void start_request(struct blk_queue *q, struct blk_req *req, const struct
 			finish(req, VIRTIO_BLK_S_UNSUPP);
 			break;
 		}
-		r = b->io->flush(b->disk, q->thread, &req->op);
+		r = b->io->flush(b->disk, q->thread, &req->r.op);
 		submitted(req, r, 0);
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
@@ -392,201 +351,39 @@ static void start_request(struct blk_queue *q, struct blk_req *req, const struct
 	}
 }
 
-/* ---- the queue loop (I/O thread) ---- */
-
-/* Pop and start requests until the ring is empty or the slots run out.
- * Kicks are off meanwhile and come back on at the end, unless the I/O
- * thread is polling: then they stay off until its idle hook. */
-static bool drain_queue(struct blk_queue *q, struct virtq *vq, bool keep_kicks_off)
+/* A malformed chain: the status byte cannot be trusted, so it comes
+ * back with length 0. */
+static void reject(struct vqr_queue *q, struct vqr_req *slot)
 {
-	struct virtq_chain c;
-	bool work = false;
+	struct blk_req *req = (struct blk_req *)slot;
 
-	if (q->broken)
-		return false;
-	virtq_set_kick_notify(vq, false);
-	do {
-		while (q->nfree) {
-			struct blk_req *req = &q->reqs[q->free_slots[q->nfree - 1]];
-			int r = virtq_pop(vq, req->iov, VIRTIO_BLK_IOV_MAX, &c);
-
-			if (r == 0)
-				break;
-			if (r == -EIO) {
-				blk_warn(q->b, "queue %u: %s", q->idx, err_msg());
-				q->broken = true;
-				virtio_pci_set_needs_reset(q->b->t);
-				return true;
-			}
-			work = true;
-			q->nfree--;
-			atomic_fetch_add(&q->inflight, 1);
-			if (r < 0) {
-				/* Malformed chain: the status byte cannot be
-				 * trusted, so it comes back with length 0. */
-				blk_warn(q->b, "queue %u: %s", q->idx, err_msg());
-				req->status = &req->sink;
-				req->head = c.head;
-				req->used_len = 0;
-				finish(req, VIRTIO_BLK_S_IOERR);
-				continue;
-			}
-			start_request(q, req, &c);
-		}
-		if (!q->nfree) {
-			/* Kicks stay off; the batch hook resumes when a slot frees. */
-			q->starved = true;
-			return work;
-		}
-	} while (!keep_kicks_off && virtq_kick_enable_and_check(vq));
-	return work;
+	(void)q;
+	req->status = &req->sink;
+	req->used_len = 0;
+	finish(req, VIRTIO_BLK_S_IOERR);
 }
 
-static void blk_kick(struct io_op *op, int res, uint32_t cqe_flags)
-{
-	struct blk_queue *q = (struct blk_queue *)((char *)op - offsetof(struct blk_queue, kick_op));
-	struct virtq *vq;
-
-	(void)res;
-	(void)cqe_flags;
-	atomic_store(&q->busy, true);
-	vq = atomic_load(&q->vq);
-	if (vq && !atomic_load(&q->stopping))
-		drain_queue(q, vq, false);
-	atomic_store(&q->busy, false);
-}
-
-/* After each batch of completions: one flush and at most one interrupt
- * per queue of this thread. */
-static bool blk_batch(void *opaque)
-{
-	struct blk_thread *bt = opaque;
-	struct virtio_blk *b = bt->b;
-	bool poll = b->poll && b->io->polling(), work = false;
-
-	for (unsigned i = 0; i < b->nq; i++) {
-		struct blk_queue *q = &b->queues[i];
-		struct virtq *vq;
-
-		if (q->thread != bt->t)
-			continue;
-		atomic_store(&q->busy, true);
-		vq = atomic_load(&q->vq);
-		if (vq && !atomic_load(&q->stopping)) {
-			if (q->starved && q->nfree) {
-				q->starved = false;
-				work |= drain_queue(q, vq, poll);
-			} else if (poll && !q->starved) {
-				work |= drain_queue(q, vq, true);
-			}
-			if (atomic_exchange(&q->dirty, false)) {
-				virtq_flush(vq);
-				if (virtq_need_interrupt(vq))
-					virtio_pci_notify(b->t, i);
-				work = true;
-			}
-		}
-		atomic_store(&q->busy, false);
-	}
-	return work;
-}
-
-/* The poll window is over: kicks back on for every queue of this thread;
- * requests that arrived meanwhile are started (and keep the thread up). */
-static bool blk_idle(void *opaque)
-{
-	struct blk_thread *bt = opaque;
-	struct virtio_blk *b = bt->b;
-	bool work = false;
-
-	for (unsigned i = 0; i < b->nq; i++) {
-		struct blk_queue *q = &b->queues[i];
-		struct virtq *vq;
-
-		if (q->thread != bt->t)
-			continue;
-		atomic_store(&q->busy, true);
-		vq = atomic_load(&q->vq);
-		if (vq && !atomic_load(&q->stopping) && !q->starved && !q->broken &&
-		    virtq_kick_enable_and_check(vq))
-			work |= drain_queue(q, vq, false);
-		atomic_store(&q->busy, false);
-	}
-	return work;
-}
+static const struct vqr_ops blk_qops = {
+	.name = "virtio-blk",
+	.what = "requests",
+	.slot_size = sizeof(struct blk_req),
+	.iov_offset = offsetof(struct blk_req, iov),
+	.iov_max = VIRTIO_BLK_IOV_MAX,
+	.complete = req_done,
+	.start = start_request,
+	.reject = reject,
+};
 
 /* ---- transport ops (vCPU thread) ---- */
 
-static void free_slots(struct blk_queue *q)
-{
-	free(q->reqs);
-	free(q->free_slots);
-	q->reqs = NULL;
-	q->free_slots = NULL;
-	q->nfree = 0;
-}
-
 static int blk_queue_enable(void *dev, unsigned idx, struct virtq *vq)
 {
-	struct virtio_blk *b = dev;
-	struct blk_queue *q = &b->queues[idx];
-
-	free_slots(q);
-	q->reqs = calloc(vq->size, sizeof(*q->reqs));
-	q->free_slots = calloc(vq->size, sizeof(*q->free_slots));
-	if (!q->reqs || !q->free_slots) {
-		free_slots(q);
-		return err_set(ENOMEM, "queue %u: %u request slots", idx, vq->size);
-	}
-	for (unsigned i = 0; i < vq->size; i++) {
-		q->reqs[i].op.complete = req_done;
-		q->reqs[i].q = q;
-		q->free_slots[i] = vq->size - 1 - i;
-	}
-	q->nfree = vq->size;
-	q->broken = q->starved = false;
-	atomic_store(&q->dirty, false);
-	atomic_store(&q->inflight, 0);
-	atomic_store(&q->stopping, false);
-	/* Publish last: the I/O thread starts using the queue from here. */
-	atomic_store(&q->vq, vq);
-	return 0;
+	return vqr_enable(((struct virtio_blk *)dev)->r, idx, vq);
 }
 
-/*
- * Device reset: keep the I/O threads off every queue and wait for the
- * requests in flight, so no completion writes a ring after the transport
- * resets it. Dekker-style: we set `stopping`, then read `busy`; the thread
- * sets `busy`, then reads `stopping` (both sequentially consistent).
- */
 static void blk_reset(void *dev)
 {
-	struct virtio_blk *b = dev;
-	struct timespec ts = { 0, 50 * 1000 };
-	unsigned waited = 0;
-
-	for (unsigned i = 0; i < b->nq; i++)
-		atomic_store(&b->queues[i].stopping, true);
-	for (unsigned i = 0; i < b->nq; i++) {
-		struct blk_queue *q = &b->queues[i];
-
-		while (atomic_load(&q->busy) || atomic_load(&q->inflight)) {
-			/* A wedged backend must not hang the vCPU forever. */
-			if (++waited == 200000) {
-				blk_warn(b, "reset: queue %u still has %u requests in flight",
-					 i, atomic_load(&q->inflight));
-				break;
-			}
-			nanosleep(&ts, NULL);
-		}
-	}
-	for (unsigned i = 0; i < b->nq; i++) {
-		struct blk_queue *q = &b->queues[i];
-
-		atomic_store(&q->vq, NULL);
-		if (!atomic_load(&q->inflight))
-			free_slots(q);
-	}
+	vqr_reset(((struct virtio_blk *)dev)->r);
 }
 
 static const struct virtio_dev_ops blk_vops = {
@@ -646,10 +443,10 @@ static int dev_save(struct device *dev, struct state_tree *st, int node)
 	struct virtio_blk *b = dev->priv;
 
 	for (unsigned i = 0; i < b->nq; i++)
-		if (atomic_load(&b->queues[i].inflight))
+		if (vqr_inflight(b->r, i))
 			return err_set(EBUSY, "virtio-blk %s: queue %u has %u requests in flight",
 				       b->disk->path ? b->disk->path : "null", i,
-				       atomic_load(&b->queues[i].inflight));
+				       vqr_inflight(b->r, i));
 	state_put_u64(st, node, "capacity", b->disk->size / SECTOR);
 	return virtio_pci_save(b->t, st, state_add_node(st, node, "transport"));
 }
@@ -675,47 +472,17 @@ static int dev_restore(struct device *dev, const void *fdt, int node)
 static int dev_quiesce(struct device *dev)
 {
 	struct virtio_blk *b = dev->priv;
-	struct timespec ts = { 0, 50 * 1000 };
 	unsigned waited = 0;
+	int r = vqr_quiesce(b->r, 0, b->nq, &waited);
 
-	for (unsigned i = 0; i < b->nq; i++)
-		atomic_store(&b->queues[i].stopping, true);
-	for (unsigned i = 0; i < b->nq; i++) {
-		struct blk_queue *q = &b->queues[i];
-
-		while (atomic_load(&q->busy) || atomic_load(&q->inflight)) {
-			if (++waited == 200000)
-				return err_set(EBUSY, "virtio-blk %s: queue %u still has %u "
-					       "requests in flight", b->disk->path ? b->disk->path
-					       : "null", i, atomic_load(&q->inflight));
-			nanosleep(&ts, NULL);
-		}
-	}
-	for (unsigned i = 0; i < b->nq; i++) {
-		struct blk_queue *q = &b->queues[i];
-		struct virtq *vq = atomic_load(&q->vq);
-
-		if (vq && atomic_exchange(&q->dirty, false)) {
-			virtq_flush(vq);
-			if (virtq_need_interrupt(vq))
-				virtio_pci_notify(b->t, i);
-		}
-	}
+	if (r)
+		return err_prefix(r, "virtio-blk %s", b->disk->path ? b->disk->path : "null");
 	return 0;
 }
 
 static void dev_resume(struct device *dev)
 {
-	struct virtio_blk *b = dev->priv;
-	uint64_t one = 1;
-
-	for (unsigned i = 0; i < b->nq; i++)
-		atomic_store(&b->queues[i].stopping, false);
-	/* Kicks that came while stopped were dropped: look at every ring. */
-	for (unsigned i = 0; i < b->nq; i++)
-		if (atomic_load(&b->queues[i].vq) &&
-		    write(virtio_pci_kick_fd(b->t, i), &one, sizeof(one)) != sizeof(one))
-			blk_warn(b, "queue %u: cannot signal its thread", i);
+	vqr_resume(((struct virtio_blk *)dev->priv)->r);
 }
 
 static const struct device_ops blk_device_ops = {
@@ -734,6 +501,7 @@ int virtio_blk_create(struct virtio_blk **out, struct vm *vm, struct pci_host *h
 {
 	unsigned qsize = o->queue_size ? o->queue_size : 256;
 	struct virtio_pci_opts po;
+	struct vqr_opts qo;
 	struct virtio_blk *b;
 	int r;
 
@@ -746,15 +514,15 @@ int virtio_blk_create(struct virtio_blk **out, struct vm *vm, struct pci_host *h
 		return err_set(ENOMEM, "virtio-blk");
 	b->disk = o->disk;
 	b->io = o->io ? o->io : &virtio_blk_io_default;
-	b->poll = o->poll;
 	b->nq = o->num_queues;
-	b->nthreads = o->nthreads < b->nq ? o->nthreads : b->nq;
-	b->queues = calloc(b->nq, sizeof(*b->queues));
-	b->threads = calloc(b->nthreads, sizeof(*b->threads));
-	if (!b->queues || !b->threads) {
-		r = err_set(ENOMEM, "virtio-blk");
+	qo = (struct vqr_opts){
+		.ops = &blk_qops, .dev = b, .io = b->io,
+		.subject = b->disk->path ? b->disk->path : "(null)",
+		.threads = o->threads, .nthreads = o->nthreads, .nq = b->nq, .poll = o->poll,
+	};
+	r = vqr_create(&b->r, &qo);
+	if (r < 0)
 		goto fail;
-	}
 	b->features = 1ULL << VIRTIO_BLK_F_SIZE_MAX | 1ULL << VIRTIO_BLK_F_SEG_MAX |
 		      1ULL << VIRTIO_BLK_F_BLK_SIZE | 1ULL << VIRTIO_BLK_F_TOPOLOGY |
 		      1ULL << VIRTIO_BLK_F_FLUSH | 1ULL << VIRTIO_BLK_F_MQ |
@@ -774,27 +542,10 @@ int virtio_blk_create(struct virtio_blk **out, struct vm *vm, struct pci_host *h
 		.ops = &blk_vops, .dev = b,
 	};
 	r = virtio_pci_create(&b->t, vm, host, irq, mem, &po);
+	if (r >= 0)
+		r = vqr_attach(b->r, b->t);
 	if (r < 0)
 		goto fail;
-	for (unsigned i = 0; i < b->nthreads; i++) {
-		b->threads[i] = (struct blk_thread){ b, o->threads[i] };
-		r = b->io->add_batch_hook(o->threads[i], blk_batch, &b->threads[i]);
-		if (r >= 0 && o->poll)
-			r = b->io->add_idle_hook(o->threads[i], blk_idle, &b->threads[i]);
-		if (r < 0)
-			goto fail;
-	}
-	for (unsigned i = 0; i < b->nq; i++) {
-		struct blk_queue *q = &b->queues[i];
-
-		q->b = b;
-		q->idx = i;
-		q->thread = o->threads[i % b->nthreads];
-		q->kick_op.complete = blk_kick;
-		r = b->io->watch_eventfd(q->thread, virtio_pci_kick_fd(b->t, i), &q->kick_op);
-		if (r < 0)
-			goto fail;
-	}
 	b->dev.ops = &blk_device_ops;
 	b->dev.priv = b;
 	*out = b;
@@ -820,9 +571,6 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	if (!b)
 		return;
 	virtio_pci_destroy(b->t);
-	for (unsigned i = 0; b->queues && i < b->nq; i++)
-		free_slots(&b->queues[i]);
-	free(b->queues);
-	free(b->threads);
+	vqr_destroy(b->r);
 	free(b);
 }

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,17 +20,11 @@ static const uint8_t zeros[256];
 
 void scsi_warn(struct virtio_scsi *s, const char *fmt, ...)
 {
-	unsigned n = atomic_fetch_add(&s->warnings, 1);
 	va_list ap;
 
-	/* A guest can trigger these at will: log the first few only. */
-	if (n >= 16)
-		return;
-	fputs("kite: virtio-scsi: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vqr_vwarn(s->r, fmt, ap);
 	va_end(ap);
-	fputs(n == 15 ? " (further warnings suppressed)\n" : "\n", stderr);
 }
 
 static void put16(uint8_t *p, uint16_t v) { v = htole16(v); memcpy(p, &v, 2); }
@@ -68,20 +61,17 @@ void scsi_kick_ctrl(struct virtio_scsi *s)
 
 static void give_back(struct scsi_req *req, uint32_t used)
 {
-	struct scsi_queue *q = req->q;
-
 	/* Every writable buffer, for a migration in progress: data-in and
 	 * the response (conservative: a page too many costs 4 KiB). */
 	dirty_mark_iov(&req->iov[req->nout], req->nin);
 	if (req->shared >= 0)
 		dirty_mark_iov(&req->saved, 1);
-	virtq_push(atomic_load(&q->vq), req->head, used);
-	atomic_store(&q->dirty, true);
-	if (req->counted)
-		q->done_tgt[q->ndone++] = req->target;
-	q->free_slots[q->nfree++] = req - q->reqs;
-	/* Last: once inflight drops, a reset may free the slots. */
-	atomic_fetch_sub(&q->inflight, 1);
+	if (req->counted) {
+		struct scsi_queue *sq = scsi_queue_of(req->r.q);
+
+		sq->done_tgt[sq->ndone++] = req->target;
+	}
+	vqr_complete(&req->r, used);
 }
 
 /*
@@ -134,8 +124,9 @@ static void run(struct scsi_req *req, enum scsi_action a)
 {
 	struct scsi_cmd *c = &req->cmd;
 	struct scsi_lun *lu = req->lu;
-	const struct blk_io_ops *io = req->q->s->io;
-	struct iothread *t = req->q->thread;
+	struct virtio_scsi *s = req->r.q->dev;
+	const struct blk_io_ops *io = s->io;
+	struct iothread *t = req->r.q->thread;
 	int r;
 
 	for (;;) {
@@ -147,19 +138,19 @@ static void run(struct scsi_req *req, enum scsi_action a)
 			fail(req, VIRTIO_SCSI_S_OVERRUN);
 			return;
 		case SCSI_READ:
-			r = io->readv(lu->disk, t, c->iov, c->niov, c->offset, &req->op);
+			r = io->readv(lu->disk, t, c->iov, c->niov, c->offset, &req->r.op);
 			break;
 		case SCSI_WRITE:
-			r = io->writev(lu->disk, t, c->iov, c->niov, c->offset, &req->op);
+			r = io->writev(lu->disk, t, c->iov, c->niov, c->offset, &req->r.op);
 			break;
 		case SCSI_FLUSH:
-			r = io->flush(lu->disk, t, &req->op);
+			r = io->flush(lu->disk, t, &req->r.op);
 			break;
 		case SCSI_DISCARD:
-			r = io->discard(lu->disk, t, c->offset, c->len, &req->op);
+			r = io->discard(lu->disk, t, c->offset, c->len, &req->r.op);
 			break;
 		default:
-			r = io->write_zeroes(lu->disk, t, c->offset, c->len, &req->op);
+			r = io->write_zeroes(lu->disk, t, c->offset, c->len, &req->r.op);
 			break;
 		}
 		if (r == 0)
@@ -170,7 +161,7 @@ static void run(struct scsi_req *req, enum scsi_action a)
 				io->null_fill(c->iov, c->niov);
 			r = a == SCSI_READ || a == SCSI_WRITE ? (int)c->len : 0;
 		} else if (r != -EOPNOTSUPP) {
-			scsi_warn(req->q->s, "cannot queue I/O for target %u: %s", req->target,
+			scsi_warn(s, "cannot queue I/O for target %u: %s", req->target,
 				  strerror(-r));
 		}
 		a = scsi_disk_io_done(lu, c, r);
@@ -208,9 +199,10 @@ static unsigned cut(struct iovec *iov, unsigned n, uint64_t skip, int *shared,
 	return i;
 }
 
-static void start_request(struct scsi_queue *q, struct scsi_req *req, const struct virtq_chain *ch)
+static void start_request(struct vqr_queue *q, struct vqr_req *slot, const struct virtq_chain *ch)
 {
-	struct virtio_scsi *s = q->s;
+	struct scsi_req *req = (struct scsi_req *)slot;
+	struct virtio_scsi *s = q->dev;
 	uint32_t cdb_size = atomic_load(&s->cdb_size), sense_size = atomic_load(&s->sense_size);
 	uint64_t req_hdr = VIRTIO_SCSI_REQ_HDR + (uint64_t)cdb_size;
 	uint64_t resp_hdr = VIRTIO_SCSI_RESP_HDR + (uint64_t)sense_size;
@@ -220,7 +212,6 @@ static void start_request(struct scsi_queue *q, struct scsi_req *req, const stru
 	unsigned first;
 	int tgt;
 
-	req->head = ch->head;
 	req->nout = ch->nout;
 	req->nin = ch->nin;
 	req->lu = NULL;
@@ -267,81 +258,36 @@ static void start_request(struct scsi_queue *q, struct scsi_req *req, const stru
 	}
 	req->target = (uint8_t)tgt;
 	req->counted = true;
-	atomic_fetch_add(&q->tgt_busy[tgt], 1);
+	atomic_fetch_add(&scsi_queue_of(q)->tgt_busy[tgt], 1);
 	run(req, scsi_disk_exec(req->lu, c));
 }
 
-/* ---- the request queue loop (I/O thread) ---- */
-
-/* Pop and start requests until the ring is empty or the slots run out. */
-static bool drain_requests(struct scsi_queue *q, struct virtq *vq)
+/* A malformed chain: no response can be trusted to it, so it comes back
+ * with length 0. */
+static void reject(struct vqr_queue *q, struct vqr_req *slot)
 {
-	struct virtq_chain ch;
-	bool work = false;
+	struct scsi_req *req = (struct scsi_req *)slot;
 
-	if (q->broken)
-		return false;
-	virtq_set_kick_notify(vq, false);
-	do {
-		while (q->nfree) {
-			struct scsi_req *req = &q->reqs[q->free_slots[q->nfree - 1]];
-			int r = virtq_pop(vq, req->iov, VIRTIO_SCSI_IOV_MAX, &ch);
-
-			if (r == 0)
-				break;
-			if (r == -EIO) {
-				scsi_warn(q->s, "queue %u: %s", q->idx, err_msg());
-				q->broken = true;
-				virtio_pci_set_needs_reset(q->s->t);
-				return true;
-			}
-			work = true;
-			q->nfree--;
-			atomic_fetch_add(&q->inflight, 1);
-			if (r < 0) {
-				/* Malformed chain: no response can be trusted
-				 * to it, so it comes back with length 0. */
-				scsi_warn(q->s, "queue %u: %s", q->idx, err_msg());
-				req->head = ch.head;
-				req->counted = false;
-				give_back(req, 0);
-				continue;
-			}
-			start_request(q, req, &ch);
-		}
-		if (!q->nfree) {
-			/* Kicks stay off; the batch hook resumes when a slot frees. */
-			q->starved = true;
-			return work;
-		}
-	} while (virtq_kick_enable_and_check(vq));
-	return work;
+	(void)q;
+	req->counted = false;
+	give_back(req, 0);
 }
 
-static void scsi_kick(struct io_op *op, int res, uint32_t cqe_flags)
+static void side_kick(struct vqr_queue *q, struct virtq *vq)
 {
-	struct scsi_queue *q = (struct scsi_queue *)((char *)op - offsetof(struct scsi_queue, kick_op));
-	struct virtq *vq;
-
-	(void)res;
-	(void)cqe_flags;
-	atomic_store(&q->busy, true);
-	vq = atomic_load(&q->vq);
-	if (vq && !atomic_load(&q->stopping) && !q->broken) {
-		if (q->idx == SCSI_CTRL_Q)
-			scsi_ctrl_kick(q, vq);
-		else if (q->idx == SCSI_EVENT_Q)
-			scsi_event_kick(q, vq);
-		else
-			drain_requests(q, vq);
-	}
-	atomic_store(&q->busy, false);
+	if (q->idx == SCSI_CTRL_Q)
+		scsi_ctrl_kick(q, vq);
+	else
+		scsi_event_kick(q, vq);
 }
 
 /* After publishing, the requests pushed before count as done for the TMFs
  * waiting on their targets (which must not complete before them). */
-static void publish_done(struct virtio_scsi *s, struct scsi_queue *q)
+static void publish_done(struct vqr_queue *rq)
 {
+	struct virtio_scsi *s = rq->dev;
+	struct scsi_queue *q = scsi_queue_of(rq);
+
 	if (!q->ndone)
 		return;
 	for (unsigned i = 0; i < q->ndone; i++)
@@ -351,94 +297,54 @@ static void publish_done(struct virtio_scsi *s, struct scsi_queue *q)
 		scsi_kick_ctrl(s);
 }
 
-/* After each batch of completions: one flush and at most one interrupt
- * per queue of this thread. */
-static bool scsi_batch(void *opaque)
-{
-	struct scsi_thread *st = opaque;
-	struct virtio_scsi *s = st->s;
-	bool work = false;
-
-	for (unsigned i = 0; i < s->nq; i++) {
-		struct scsi_queue *q = &s->queues[i];
-		struct virtq *vq;
-
-		if (q->thread != st->t)
-			continue;
-		atomic_store(&q->busy, true);
-		vq = atomic_load(&q->vq);
-		if (vq && !atomic_load(&q->stopping)) {
-			if (q->starved && q->nfree) {
-				q->starved = false;
-				work |= drain_requests(q, vq);
-			}
-			if (atomic_exchange(&q->dirty, false)) {
-				virtq_flush(vq);
-				if (virtq_need_interrupt(vq))
-					virtio_pci_notify(s->t, i);
-				work = true;
-			}
-			publish_done(s, q);
-		}
-		atomic_store(&q->busy, false);
-	}
-	return work;
-}
-
 /* ---- transport ops (vCPU thread) ---- */
 
-static void free_slots(struct scsi_queue *q)
+/* The control queue's TMFs, a request queue's list of completions. */
+static int alloc_queue(struct vqr_queue *rq, uint16_t size)
 {
-	free(q->reqs);
-	free(q->free_slots);
-	free(q->done_tgt);
-	free(q->tmfs);
-	q->reqs = NULL;
-	q->free_slots = NULL;
-	q->done_tgt = NULL;
-	q->tmfs = NULL;
-	q->nfree = q->ndone = q->ntmf = 0;
-}
+	struct scsi_queue *q = scsi_queue_of(rq);
 
-static int alloc_slots(struct scsi_queue *q, uint16_t size)
-{
-	if (q->idx == SCSI_CTRL_Q) {
+	if (rq->idx == SCSI_CTRL_Q) {
 		q->tmfs = calloc(size, sizeof(*q->tmfs));
 		return q->tmfs ? 0 : -ENOMEM;
 	}
-	if (q->idx == SCSI_EVENT_Q)
+	if (rq->idx == SCSI_EVENT_Q)
 		return 0;
-	q->reqs = calloc(size, sizeof(*q->reqs));
-	q->free_slots = calloc(size, sizeof(*q->free_slots));
 	q->done_tgt = calloc(size, sizeof(*q->done_tgt));
-	if (!q->reqs || !q->free_slots || !q->done_tgt)
-		return -ENOMEM;
-	for (unsigned i = 0; i < size; i++) {
-		q->reqs[i].op.complete = req_done;
-		q->reqs[i].q = q;
-		q->free_slots[i] = size - 1 - i;
-	}
-	q->nfree = size;
-	return 0;
+	return q->done_tgt ? 0 : -ENOMEM;
 }
+
+static void release_queue(struct vqr_queue *rq)
+{
+	struct scsi_queue *q = scsi_queue_of(rq);
+
+	free(q->done_tgt);
+	free(q->tmfs);
+	q->done_tgt = NULL;
+	q->tmfs = NULL;
+	q->ndone = q->ntmf = 0;
+}
+
+static const struct vqr_ops scsi_qops = {
+	.name = "virtio-scsi",
+	.what = "commands",
+	.slot_size = sizeof(struct scsi_req),
+	.iov_offset = offsetof(struct scsi_req, iov),
+	.iov_max = VIRTIO_SCSI_IOV_MAX,
+	.complete = req_done,
+	.start = start_request,
+	.reject = reject,
+	.flushed = publish_done,
+	.side_kick = side_kick,
+	.alloc = alloc_queue,
+	.release = release_queue,
+};
 
 static int scsi_queue_enable(void *dev, unsigned idx, struct virtq *vq)
 {
-	struct virtio_scsi *s = dev;
-	struct scsi_queue *q = &s->queues[idx];
+	int r = vqr_enable(((struct virtio_scsi *)dev)->r, idx, vq);
 
-	free_slots(q);
-	if (alloc_slots(q, vq->size)) {
-		free_slots(q);
-		return err_set(ENOMEM, "virtio-scsi: queue %u: %u request slots", idx, vq->size);
-	}
-	q->broken = q->starved = false;
-	atomic_store(&q->dirty, false);
-	atomic_store(&q->inflight, 0);
-	atomic_store(&q->stopping, false);
-	/* Publish last: the I/O thread starts using the queue from here. */
-	atomic_store(&q->vq, vq);
-	return 0;
+	return r ? err_prefix(r, "virtio-scsi") : 0;
 }
 
 static void default_sizes(struct virtio_scsi *s)
@@ -449,42 +355,16 @@ static void default_sizes(struct virtio_scsi *s)
 	put32(s->config + 24, VIRTIO_SCSI_CDB_DEFAULT);
 }
 
-/*
- * Device reset: keep the I/O threads off every queue and wait for the
- * requests in flight, so no completion writes a ring after the transport
- * resets it. Dekker-style: we set `stopping`, then read `busy`; the thread
- * sets `busy`, then reads `stopping` (both sequentially consistent).
- */
+/* Device reset: the queues stop (vq_runner.h), then the device's state
+ * goes back to its power-on values. */
 static void scsi_reset(void *dev)
 {
 	struct virtio_scsi *s = dev;
-	struct timespec ts = { 0, 50 * 1000 };
-	unsigned waited = 0;
 
+	vqr_reset(s->r);
 	for (unsigned i = 0; i < s->nq; i++)
-		atomic_store(&s->queues[i].stopping, true);
-	for (unsigned i = 0; i < s->nq; i++) {
-		struct scsi_queue *q = &s->queues[i];
-
-		while (atomic_load(&q->busy) || atomic_load(&q->inflight)) {
-			/* A wedged backend must not hang the vCPU forever. */
-			if (++waited == 200000) {
-				scsi_warn(s, "reset: queue %u still has %u requests in flight",
-					  i, atomic_load(&q->inflight));
-				break;
-			}
-			nanosleep(&ts, NULL);
-		}
-	}
-	for (unsigned i = 0; i < s->nq; i++) {
-		struct scsi_queue *q = &s->queues[i];
-
-		atomic_store(&q->vq, NULL);
-		if (!atomic_load(&q->inflight))
-			free_slots(q);
 		for (unsigned t = 0; t < s->ntargets; t++)
-			atomic_store(&q->tgt_busy[t], 0);
-	}
+			atomic_store(&s->queues[i].tgt_busy[t], 0);
 	atomic_store(&s->tmf_waiting, false);
 	pthread_mutex_lock(&s->ev_lock);
 	s->nev = 0;
@@ -546,35 +426,6 @@ static void dev_free(struct device *dev)
 	virtio_scsi_destroy(dev->priv);
 }
 
-/* Keep the threads off queue q and wait for what it has in flight. */
-static int stop_queue(struct scsi_queue *q, unsigned *waited)
-{
-	struct timespec ts = { 0, 50 * 1000 };
-
-	atomic_store(&q->stopping, true);
-	while (atomic_load(&q->busy) || atomic_load(&q->inflight)) {
-		if (++*waited >= 200000)
-			return err_set(EBUSY, "virtio-scsi: queue %u still has %u commands in "
-				       "flight", q->idx, atomic_load(&q->inflight));
-		nanosleep(&ts, NULL);
-	}
-	return 0;
-}
-
-/* What the batch hook would have done for a stopped queue. */
-static void flush_queue(struct virtio_scsi *s, struct scsi_queue *q)
-{
-	struct virtq *vq = atomic_load(&q->vq);
-
-	if (vq && atomic_exchange(&q->dirty, false)) {
-		virtq_flush(vq);
-		if (virtq_need_interrupt(vq))
-			virtio_pci_notify(s->t, q->idx);
-	}
-	if (vq)
-		publish_done(s, q);
-}
-
 /*
  * For a snapshot of a running VM (vmm/device.h): the request and event
  * queues stop as in a reset; their completions are published, which lets
@@ -589,45 +440,30 @@ static int dev_quiesce(struct device *dev)
 	unsigned waited = 0;
 	int r;
 
-	for (unsigned i = SCSI_EVENT_Q; i < s->nq; i++)
-		atomic_store(&s->queues[i].stopping, true);
-	for (unsigned i = SCSI_EVENT_Q; i < s->nq; i++) {
-		r = stop_queue(&s->queues[i], &waited);
-		if (r)
-			return r;
-	}
-	for (unsigned i = SCSI_EVENT_Q; i < s->nq; i++)
-		flush_queue(s, &s->queues[i]);
+	r = vqr_quiesce(s->r, SCSI_EVENT_Q, s->nq, &waited);
+	if (r)
+		return err_prefix(r, "virtio-scsi");
 	for (;;) {
-		r = stop_queue(ctrl, &waited);
+		r = vqr_stop(s->r, SCSI_CTRL_Q, SCSI_CTRL_Q + 1, &waited);
 		if (r)
-			return r;
+			return err_prefix(r, "virtio-scsi");
 		if (!ctrl->ntmf)
 			break;
 		/* A TMF still waits: let the control queue's thread run it. */
-		atomic_store(&ctrl->stopping, false);
+		vqr_unstop(s->r, SCSI_CTRL_Q);
 		scsi_kick_ctrl(s);
-		if (++waited >= 200000)
+		if (++waited >= VQR_WAIT_MAX)
 			return err_set(EBUSY, "virtio-scsi: %u task management functions still "
 				       "wait for their targets", ctrl->ntmf);
 		nanosleep(&ts, NULL);
 	}
-	flush_queue(s, ctrl);
+	vqr_flush(s->r, SCSI_CTRL_Q);
 	return 0;
 }
 
 static void dev_resume(struct device *dev)
 {
-	struct virtio_scsi *s = dev->priv;
-	uint64_t one = 1;
-
-	for (unsigned i = 0; i < s->nq; i++)
-		atomic_store(&s->queues[i].stopping, false);
-	/* Kicks that came while stopped were dropped: look at every ring. */
-	for (unsigned i = 0; i < s->nq; i++)
-		if (atomic_load(&s->queues[i].vq) &&
-		    write(virtio_pci_kick_fd(s->t, i), &one, sizeof(one)) != sizeof(one))
-			scsi_warn(s, "queue %u: cannot signal its thread", i);
+	vqr_resume(((struct virtio_scsi *)dev->priv)->r);
 }
 
 static const struct device_ops scsi_device_ops = {
@@ -664,6 +500,7 @@ int virtio_scsi_create(struct virtio_scsi **out, struct vm *vm, struct pci_host 
 {
 	unsigned qsize = o->queue_size ? o->queue_size : 256;
 	struct virtio_pci_opts po;
+	struct vqr_opts qo;
 	struct virtio_scsi *s;
 	int r;
 
@@ -677,29 +514,28 @@ int virtio_scsi_create(struct virtio_scsi **out, struct vm *vm, struct pci_host 
 	s->io = o->io ? o->io : &virtio_blk_io_default;
 	s->ntargets = o->ndisks;
 	s->nq = SCSI_REQ_Q0 + o->num_queues;
-	s->nthreads = o->nthreads < o->num_queues ? o->nthreads : o->num_queues;
 	s->luns = calloc(s->ntargets, sizeof(*s->luns));
 	s->queues = calloc(s->nq, sizeof(*s->queues));
-	s->threads = calloc(s->nthreads, sizeof(*s->threads));
-	if (!s->luns || !s->queues || !s->threads) {
+	if (!s->luns || !s->queues) {
 		r = err_set(ENOMEM, "out of memory");
 		goto fail;
 	}
 	for (unsigned i = 0; i < s->ntargets; i++)
 		scsi_lun_init(&s->luns[i], o->disks[i]);
 	for (unsigned i = 0; i < s->nq; i++) {
-		struct scsi_queue *q = &s->queues[i];
-
-		q->s = s;
-		q->idx = i;
-		q->thread = o->threads[i < SCSI_REQ_Q0 ? 0 : (i - SCSI_REQ_Q0) % s->nthreads];
-		q->kick_op.complete = scsi_kick;
-		q->tgt_busy = calloc(s->ntargets, sizeof(*q->tgt_busy));
-		if (!q->tgt_busy) {
+		s->queues[i].tgt_busy = calloc(s->ntargets, sizeof(*s->queues[i].tgt_busy));
+		if (!s->queues[i].tgt_busy) {
 			r = err_set(ENOMEM, "out of memory");
 			goto fail;
 		}
 	}
+	qo = (struct vqr_opts){
+		.ops = &scsi_qops, .dev = s, .io = s->io, .threads = o->threads,
+		.nthreads = o->nthreads, .nq = s->nq, .nside = SCSI_REQ_Q0,
+	};
+	r = vqr_create(&s->r, &qo);
+	if (r < 0)
+		goto fail;
 	fill_config(s, o->num_queues, qsize);
 	po = (struct virtio_pci_opts){
 		.name = "virtio-scsi", .device_id = VIRTIO_ID_SCSI,
@@ -710,21 +546,10 @@ int virtio_scsi_create(struct virtio_scsi **out, struct vm *vm, struct pci_host 
 		.ops = &scsi_vops, .dev = s,
 	};
 	r = virtio_pci_create(&s->t, vm, host, irq, mem, &po);
+	if (r >= 0)
+		r = vqr_attach(s->r, s->t);
 	if (r < 0)
 		goto fail;
-	for (unsigned i = 0; i < s->nthreads; i++) {
-		s->threads[i] = (struct scsi_thread){ s, o->threads[i] };
-		r = s->io->add_batch_hook(o->threads[i], scsi_batch, &s->threads[i]);
-		if (r < 0)
-			goto fail;
-	}
-	for (unsigned i = 0; i < s->nq; i++) {
-		struct scsi_queue *q = &s->queues[i];
-
-		r = s->io->watch_eventfd(q->thread, virtio_pci_kick_fd(s->t, i), &q->kick_op);
-		if (r < 0)
-			goto fail;
-	}
 	s->dev.ops = &scsi_device_ops;
 	s->dev.priv = s;
 	*out = s;
@@ -750,13 +575,11 @@ void virtio_scsi_destroy(struct virtio_scsi *s)
 	if (!s)
 		return;
 	virtio_pci_destroy(s->t);
-	for (unsigned i = 0; s->queues && i < s->nq; i++) {
-		free_slots(&s->queues[i]);
+	vqr_destroy(s->r);		/* first: it releases the queues' own state */
+	for (unsigned i = 0; s->queues && i < s->nq; i++)
 		free(s->queues[i].tgt_busy);
-	}
 	pthread_mutex_destroy(&s->ev_lock);
 	free(s->queues);
-	free(s->threads);
 	free(s->luns);
 	free(s);
 }

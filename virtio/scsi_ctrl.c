@@ -33,12 +33,6 @@ static void put32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, 4);
 }
 
-static void push(struct scsi_queue *q, struct virtq *vq, uint16_t head, uint32_t len)
-{
-	virtq_push(vq, head, len);
-	atomic_store(&q->dirty, true);
-}
-
 /* ---- task management ---- */
 
 /* Commands of the target started and not yet published, on any queue. */
@@ -56,18 +50,19 @@ static bool target_busy(struct virtio_scsi *s, unsigned target)
  * count before it reads the flag (both sequentially consistent), so a
  * completion either is seen here or kicks the control queue again.
  */
-static void tmf_progress(struct virtio_scsi *s, struct scsi_queue *q, struct virtq *vq)
+static void tmf_progress(struct virtio_scsi *s, struct vqr_queue *q, struct virtq *vq)
 {
+	struct scsi_queue *sq = scsi_queue_of(q);
 	unsigned keep = 0;
 
-	if (!q->ntmf)
+	if (!sq->ntmf)
 		return;
 	atomic_store(&s->tmf_waiting, true);
-	for (unsigned i = 0; i < q->ntmf; i++) {
-		struct scsi_tmf *t = &q->tmfs[i];
+	for (unsigned i = 0; i < sq->ntmf; i++) {
+		struct scsi_tmf *t = &sq->tmfs[i];
 
 		if (target_busy(s, t->target)) {
-			q->tmfs[keep++] = *t;
+			sq->tmfs[keep++] = *t;
 			continue;
 		}
 		if (t->subtype == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET)
@@ -78,17 +73,18 @@ static void tmf_progress(struct virtio_scsi *s, struct scsi_queue *q, struct vir
 		 * so none is left to abort or to find. */
 		*t->resp = VIRTIO_SCSI_S_FUNCTION_COMPLETE;
 		dirty_mark(t->resp, 1);
-		push(q, vq, t->head, 1);
+		vqr_push(q, vq, t->head, 1);
 	}
-	q->ntmf = keep;
+	sq->ntmf = keep;
 	if (!keep)
 		atomic_store(&s->tmf_waiting, false);
 }
 
-static void tmf(struct virtio_scsi *s, struct scsi_queue *q, struct virtq *vq,
+static void tmf(struct virtio_scsi *s, struct vqr_queue *q, struct virtq *vq,
 		const struct virtq_chain *ch, const uint8_t *req, uint8_t *resp)
 {
 	uint32_t subtype = get32(req + 4);
+	struct scsi_queue *sq = scsi_queue_of(q);
 	struct scsi_lun *lu;
 	int tgt = scsi_lookup(s, req + 8, &lu);
 	uint8_t r;
@@ -117,7 +113,7 @@ static void tmf(struct virtio_scsi *s, struct scsi_queue *q, struct virtq *vq,
 			goto answer;
 		}
 		/* It completes once the target's commands have (5.6.6.2). */
-		q->tmfs[q->ntmf++] = (struct scsi_tmf){
+		sq->tmfs[sq->ntmf++] = (struct scsi_tmf){
 			.resp = resp, .lu = lu, .head = ch->head, .target = (uint8_t)tgt,
 			.subtype = (uint8_t)subtype,
 		};
@@ -126,14 +122,14 @@ static void tmf(struct virtio_scsi *s, struct scsi_queue *q, struct virtq *vq,
 answer:
 	*resp = r;
 	dirty_mark(resp, 1);
-	push(q, vq, ch->head, 1);
+	vqr_push(q, vq, ch->head, 1);
 }
 
 /* ---- requests ---- */
 
 /* Asynchronous notification query or subscription: no event is
  * supported, so event_actual is 0 for every LUN there is. */
-static void an(struct virtio_scsi *s, struct scsi_queue *q, struct virtq *vq,
+static void an(struct virtio_scsi *s, struct vqr_queue *q, struct virtq *vq,
 	       const struct virtq_chain *ch, const struct iovec *in, const uint8_t *req)
 {
 	uint8_t resp[AN_RESP_LEN] = { 0 };
@@ -143,13 +139,13 @@ static void an(struct virtio_scsi *s, struct scsi_queue *q, struct virtq *vq,
 	resp[4] = tgt < 0 ? VIRTIO_SCSI_S_BAD_TARGET
 			  : lu ? VIRTIO_SCSI_S_OK : VIRTIO_SCSI_S_INCORRECT_LUN;
 	virtq_iov_write(in, ch->nin, 0, resp, sizeof(resp));
-	push(q, vq, ch->head, sizeof(resp));
+	vqr_push(q, vq, ch->head, sizeof(resp));
 }
 
 /* A request too short for its type, or of a type there is none of:
  * VIRTIO_SCSI_S_FAILURE where its response byte would be (the last byte
  * of struct virtio_scsi_ctrl when the type says nothing). */
-static void ctrl_failure(struct scsi_queue *q, struct virtq *vq, const struct virtq_chain *ch,
+static void ctrl_failure(struct vqr_queue *q, struct virtq *vq, const struct virtq_chain *ch,
 			 const struct iovec *in, uint32_t type)
 {
 	uint8_t buf[FAILURE_MAX] = { 0 };
@@ -163,26 +159,26 @@ static void ctrl_failure(struct scsi_queue *q, struct virtq *vq, const struct vi
 	else
 		len = ch->in_len;
 	if (len > FAILURE_MAX) {
-		scsi_warn(q->s, "control queue: request of unknown type %u", type);
-		push(q, vq, ch->head, 0);
+		scsi_warn(q->dev, "control queue: request of unknown type %u", type);
+		vqr_push(q, vq, ch->head, 0);
 		return;
 	}
 	buf[len - 1] = VIRTIO_SCSI_S_FAILURE;
 	virtq_iov_write(in, ch->nin, 0, buf, len);
-	push(q, vq, ch->head, len);
+	vqr_push(q, vq, ch->head, len);
 }
 
-static void ctrl_request(struct scsi_queue *q, struct virtq *vq, struct iovec *iov,
+static void ctrl_request(struct vqr_queue *q, struct virtq *vq, struct iovec *iov,
 			 const struct virtq_chain *ch)
 {
-	struct virtio_scsi *s = q->s;
+	struct virtio_scsi *s = q->dev;
 	const struct iovec *in = iov + ch->nout;
 	uint8_t req[TMF_REQ_LEN];
 	uint32_t type = ~0U;
 
 	if (!ch->nin) {
 		scsi_warn(s, "control queue: request without a writable part");
-		push(q, vq, ch->head, 0);
+		vqr_push(q, vq, ch->head, 0);
 		return;
 	}
 	if (virtq_iov_read(iov, ch->nout, 0, req, 4) == 4)
@@ -205,8 +201,9 @@ static void ctrl_request(struct scsi_queue *q, struct virtq *vq, struct iovec *i
 	ctrl_failure(q, vq, ch, in, type);
 }
 
-void scsi_ctrl_kick(struct scsi_queue *q, struct virtq *vq)
+void scsi_ctrl_kick(struct vqr_queue *q, struct virtq *vq)
 {
+	struct virtio_scsi *s = q->dev;
 	struct iovec iov[CTRL_IOV];
 	struct virtq_chain ch;
 	int r;
@@ -214,20 +211,19 @@ void scsi_ctrl_kick(struct scsi_queue *q, struct virtq *vq)
 	do {
 		while ((r = virtq_pop(vq, iov, CTRL_IOV, &ch)) != 0) {
 			if (r == -EIO) {
-				scsi_warn(q->s, "control queue: %s", err_msg());
-				q->broken = true;
-				virtio_pci_set_needs_reset(q->s->t);
+				scsi_warn(s, "control queue: %s", err_msg());
+				vqr_set_broken(q);
 				return;
 			}
 			if (r < 0) {
-				scsi_warn(q->s, "control queue: %s", err_msg());
-				push(q, vq, ch.head, 0);
+				scsi_warn(s, "control queue: %s", err_msg());
+				vqr_push(q, vq, ch.head, 0);
 				continue;
 			}
 			ctrl_request(q, vq, iov, &ch);
 		}
 	} while (virtq_kick_enable_and_check(vq));
-	tmf_progress(q->s, q, vq);
+	tmf_progress(s, q, vq);
 }
 
 /* ---- events ---- */
@@ -237,9 +233,9 @@ void scsi_ctrl_kick(struct scsi_queue *q, struct virtq *vq)
  * one (too short, or readable) goes back empty, as the spec allows. False
  * if there is no buffer: the event is lost and will be reported missed.
  */
-static bool post_one(struct scsi_queue *q, struct virtq *vq, const struct scsi_event *e)
+static bool post_one(struct vqr_queue *q, struct virtq *vq, const struct scsi_event *e)
 {
-	struct virtio_scsi *s = q->s;
+	struct virtio_scsi *s = q->dev;
 	uint8_t ev[VIRTIO_SCSI_EVENT_LEN] = { 0 };
 	struct iovec iov[4];
 	struct virtq_chain ch;
@@ -251,12 +247,11 @@ static bool post_one(struct scsi_queue *q, struct virtq *vq, const struct scsi_e
 			return false;
 		if (r == -EIO) {
 			scsi_warn(s, "event queue: %s", err_msg());
-			q->broken = true;
-			virtio_pci_set_needs_reset(s->t);
+			vqr_set_broken(q);
 			return false;
 		}
 		if (r < 0 || ch.nout || ch.in_len < VIRTIO_SCSI_EVENT_LEN) {
-			push(q, vq, ch.head, 0);
+			vqr_push(q, vq, ch.head, 0);
 			continue;
 		}
 		break;
@@ -269,15 +264,15 @@ static bool post_one(struct scsi_queue *q, struct virtq *vq, const struct scsi_e
 	}
 	put32(ev + 12, e->reason);
 	virtq_iov_write(iov, ch.nin, 0, ev, sizeof(ev));
-	push(q, vq, ch.head, sizeof(ev));
+	vqr_push(q, vq, ch.head, sizeof(ev));
 	s->ev_missed = false;
 	return true;
 }
 
-void scsi_event_kick(struct scsi_queue *q, struct virtq *vq)
+void scsi_event_kick(struct vqr_queue *q, struct virtq *vq)
 {
 	static const struct scsi_event missed = { VIRTIO_SCSI_T_NO_EVENT, 0, 0 };
-	struct virtio_scsi *s = q->s;
+	struct virtio_scsi *s = q->dev;
 	struct scsi_event ev[SCSI_EV_PENDING];
 	unsigned n;
 

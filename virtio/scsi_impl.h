@@ -11,20 +11,17 @@
 #include <stdbool.h>
 
 #include "virtio/scsi.h"
+#include "virtio/vq_runner.h"
 
 #define SCSI_CTRL_Q	0
 #define SCSI_EVENT_Q	1
 #define SCSI_REQ_Q0	2
 #define SCSI_EV_PENDING	16	/* events posted and not yet delivered */
 
-struct scsi_queue;
-
-/* One request slot; its io_op is what the backend completes. */
+/* One request slot; its vqr_req's io_op is what the backend completes. */
 struct scsi_req {
-	struct io_op op;
-	struct scsi_queue *q;
+	struct vqr_req r;
 	struct scsi_lun *lu;		/* NULL: the target has no such LUN */
-	uint16_t head;
 	uint8_t target;
 	bool counted;			/* in q->tgt_busy[target] */
 	unsigned nout, nin;		/* the chain's readable and writable iovecs */
@@ -45,16 +42,9 @@ struct scsi_tmf {
 	uint8_t subtype;
 };
 
+/* What virtio-scsi keeps of a queue beside the runner's (vq_runner.h). */
 struct scsi_queue {
-	struct virtio_scsi *s;
-	unsigned idx;
-	struct iothread *thread;
-	struct io_op kick_op;
-	struct virtq *_Atomic vq;	/* NULL while disabled */
 	/* Request queues. */
-	struct scsi_req *reqs;
-	uint16_t *free_slots;
-	unsigned nfree;
 	uint8_t *done_tgt;		/* targets of requests pushed, not yet flushed */
 	unsigned ndone;
 	/* Per target: requests started here and not yet published. Written
@@ -63,18 +53,6 @@ struct scsi_queue {
 	/* Control queue. */
 	struct scsi_tmf *tmfs;
 	unsigned ntmf;
-	/* Reset handshake with the vCPU thread (as in virtio-blk). */
-	_Atomic unsigned inflight;
-	_Atomic bool stopping;
-	_Atomic bool busy;
-	_Atomic bool dirty;		/* pushed but not flushed */
-	bool broken;			/* ring corrupt: wait for a reset */
-	bool starved;			/* stopped popping for want of slots */
-};
-
-struct scsi_thread {
-	struct virtio_scsi *s;
-	struct iothread *t;
 };
 
 struct scsi_event {
@@ -93,8 +71,7 @@ struct virtio_scsi {
 	_Atomic uint32_t sense_size, cdb_size;	/* the driver may change them */
 	unsigned nq;			/* all virtqueues: control, event, requests */
 	struct scsi_queue *queues;
-	unsigned nthreads;
-	struct scsi_thread *threads;
+	struct vq_runner *r;		/* the queues' machinery */
 	_Atomic bool tmf_waiting;	/* a TMF waits: completions must wake it */
 	/* Events: posted by any thread under ev_lock, delivered by the event
 	 * queue's thread, which alone touches ev_missed. */
@@ -103,7 +80,6 @@ struct virtio_scsi {
 	unsigned nev;
 	bool ev_overflow;
 	bool ev_missed;
-	_Atomic unsigned warnings;
 };
 
 void scsi_warn(struct virtio_scsi *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -115,9 +91,15 @@ int scsi_lookup(struct virtio_scsi *s, const uint8_t *lun, struct scsi_lun **lu)
 /* Wake the control queue's thread (a completion a TMF may wait for). */
 void scsi_kick_ctrl(struct virtio_scsi *s);
 
+/* The device's part of runner queue q. */
+static inline struct scsi_queue *scsi_queue_of(const struct vqr_queue *q)
+{
+	return &((struct virtio_scsi *)q->dev)->queues[q->idx];
+}
+
 /* scsi_ctrl.c: kicks of the control and event queues (I/O thread). */
-void scsi_ctrl_kick(struct scsi_queue *q, struct virtq *vq);
-void scsi_event_kick(struct scsi_queue *q, struct virtq *vq);
+void scsi_ctrl_kick(struct vqr_queue *q, struct virtq *vq);
+void scsi_event_kick(struct vqr_queue *q, struct virtq *vq);
 
 /* scsi_state.c: the device_ops save and restore (vmm/device.h). */
 struct state_tree;

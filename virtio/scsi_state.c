@@ -27,9 +27,9 @@ static int busy(struct virtio_scsi *s)
 	for (unsigned i = 0; i < s->nq; i++) {
 		struct scsi_queue *q = &s->queues[i];
 
-		if (atomic_load(&q->inflight))
+		if (vqr_inflight(s->r, i))
 			return err_set(EBUSY, "virtio-scsi: queue %u has %u commands in flight", i,
-				       atomic_load(&q->inflight));
+				       vqr_inflight(s->r, i));
 		if (q->ntmf)
 			return err_set(EBUSY, "virtio-scsi: %u task management functions wait "
 				       "for their targets", q->ntmf);
