@@ -46,7 +46,7 @@ $(BUILD)/unit-tests: $(TESTOBJS) $(BUILD)/libkite.a
 include guest-tests/guest.mk
 
 unit: $(BUILD)/unit-tests
-	CK_FORK=yes $(BUILD)/unit-tests
+	CK_FORK=yes CK_TIMEOUT_MULTIPLIER=3 $(BUILD)/unit-tests
 
 # `make run`: boot the bundled test guest in demo mode and show what it saw.
 run: all
