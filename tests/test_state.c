@@ -200,6 +200,24 @@ START_TEST(check_refuses_bad_trees)
 	ck_assert_ptr_nonnull(strstr(err_msg(), "corrupt"));
 	free(t);
 
+	/* An FDT older than version 16 (nodes named by path), whose root
+	 * has no '/': libfdt's own check crashed on it (fuzz_state_platform,
+	 * fuzz/regressions/state_platform/fdt-version-7). */
+	state_free(&st);
+	ck_assert_int_eq(state_begin(&st), 0);
+	state_put_u32(&st, state_add_node(&st, 0, "dev"), "x", 1);
+	t = finish(&len);
+	fdt_set_last_comp_version(t, 2);
+	for (uint32_t v = 2; v < 16; v++) {
+		fdt_set_version(t, v);
+		ck_assert_int_eq(state_check(t, len), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(err_msg(), "FDT format version"));
+	}
+	fdt_set_version(t, 17);
+	fdt_set_last_comp_version(t, 16);
+	ck_assert_int_eq(state_check(t, len), 0);
+	free(t);
+
 	/* Another version, or none. */
 	ck_assert_int_eq(state_begin(&other), 0);
 	ck_assert_int_eq(fdt_setprop_u32(other.fdt, 0, "kite-state-version", 2), 0);
@@ -208,6 +226,45 @@ START_TEST(check_refuses_bad_trees)
 	ck_assert_int_eq(fdt_delprop(other.fdt, 0, "kite-state-version"), 0);
 	ck_assert_int_eq(state_check(other.fdt, fdt_totalsize(other.fdt)), -EINVAL);
 	state_free(&other);
+}
+END_TEST
+
+/* A getter handed an offset that is not a node's (a caller's slip): a
+ * clean error. libfdt's path lookup, which every error message uses, walks
+ * off the start of its buffer (on the stack) for the offset of FDT_END,
+ * as fuzz/fuzz_state_* found when its walk over a tree ran past the root. */
+START_TEST(getters_on_offsets_not_nodes)
+{
+	size_t len;
+	void *t;
+	int end, depth = 0, off = 0;
+	uint32_t v;
+
+	state_put_u32(&st, state_add_node(&st, 0, "dev"), "x", 1);
+	t = finish(&len);
+	ck_assert_int_eq(state_check(t, len), 0);
+	/* Past the root's end: fdt_next_node hands back the FDT_END offset. */
+	do
+		off = fdt_next_node(t, off, &depth);
+	while (off >= 0 && depth >= 0);
+	ck_assert_int_ge(off, 0);
+	end = off;
+	ck_assert_ptr_null(fdt_get_name(t, end, NULL));
+	ck_assert_int_eq(state_get_u32(t, end, "x", &v), -ENOENT);
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "state (node at %d): no property 'x'", end);
+		ck_assert_str_eq(err_msg(), want);
+	}
+	ck_assert_int_eq(state_node(t, end, "dev"), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "(node at "));
+	/* The offset of a property, not a node. */
+	off = fdt_first_property_offset(t, state_node(t, 0, "dev"));
+	ck_assert_int_ge(off, 0);
+	ck_assert_int_eq(state_get_u32(t, off, "x", &v), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "(node at "));
+	free(t);
 }
 END_TEST
 
@@ -287,6 +344,7 @@ Suite *state_suite(void)
 	tcase_add_test(tc, errors_name_node_and_property);
 	tcase_add_test(tc, sticky_errors);
 	tcase_add_test(tc, check_refuses_bad_trees);
+	tcase_add_test(tc, getters_on_offsets_not_nodes);
 	tcase_add_test(tc, field_tables);
 	tcase_add_test(tc, crc32c_values);
 	suite_add_tcase(s, tc);

@@ -165,10 +165,12 @@ int state_finish(struct state_tree *st, const void **blob, size_t *len)
 
 /* ---- reading ---- */
 
-/* "/devices/virtio-blk@0" for messages; the tree passed state_check. */
+/* "/devices/virtio-blk@0" for messages; the tree passed state_check.
+ * fdt_get_path, handed an offset that is not a node's (a caller's slip),
+ * walks off the start of buf (libfdt 1.6): only nodes go to it. */
 static const char *path_of(const void *fdt, int node, char *buf, int len)
 {
-	if (fdt_get_path(fdt, node, buf, len) < 0)
+	if (!fdt_get_name(fdt, node, NULL) || fdt_get_path(fdt, node, buf, len) < 0)
 		snprintf(buf, len, "(node at %d)", node);
 	return buf;
 }
@@ -183,6 +185,12 @@ int state_check(const void *fdt, size_t len)
 	if (len > STATE_MAX_SIZE)
 		return err_set(EINVAL, "state tree: %zu bytes, more than the %u MiB allowed", len,
 			       STATE_MAX_SIZE >> 20);
+	/* kite writes version 17. Before 16 nodes were named by their whole
+	 * path, and libfdt 1.6's fdt_check_full dereferences the NULL name it
+	 * gets for such a tree's root without a '/': refuse them unread. */
+	if (fdt_magic(fdt) == FDT_MAGIC && fdt_version(fdt) < 16)
+		return err_set(EINVAL, "state tree: corrupt: FDT format version %u, kite reads "
+			       "16 and later", fdt_version(fdt));
 	r = fdt_check_full(fdt, len);
 	if (r < 0)
 		return err_set(EINVAL, "state tree: corrupt: %s", fdt_strerror(r));
