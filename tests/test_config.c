@@ -102,8 +102,10 @@ START_TEST(all_options)
 	ck_assert_int_eq(c.boot, BOOT_LINUX64);
 	ck_assert(c.verbose);
 	ck_assert_str_eq(c.cmdline, "console=ttyS0");
+	config_free(&c);
 	ck_assert_int_eq(parse(&c, "--help"), 0);
 	ck_assert(c.help);
+	config_free(&c);
 }
 END_TEST
 
@@ -143,6 +145,7 @@ START_TEST(bad_table)
 	ck_assert_msg(strstr(err_msg(), bad[_i].msg), "'%s': message '%s' lacks '%s'",
 		      bad[_i].line, err_msg(), bad[_i].msg);
 	ck_assert_msg(!strchr(err_msg(), '\n'), "message must be one line");
+	config_free(&c);	/* as kite does after a refusal */
 }
 END_TEST
 
