@@ -19,6 +19,8 @@
  *                         NIC until a "stop" datagram (net_echo.c: ip=,
  *                         net_wait, net_ping, ...); mode=demo shows the
  *                         NICs and pings net_ping from them
+ *   mode=net-blast        net-echo, plus guest transmit on command from
+ *                         UDP port 9 ("blast SECS SIZE"; net_blast.c)
  *   mode=hostile          attack every virtio device but the last virtio-blk
  *                         disk for hostile_secs (seed=N), then check them all
  *                         (hostile.c)
@@ -171,7 +173,7 @@ static long guest_main(void *unused)
 		syscall3(SYS_TRIPLE_FAULT, 0, 0, 0);
 	}
 	printf("FAIL mode: unknown mode=%s (test, demo, fault, triple, idle, bench, blk-writer, "
-	       "blk-verify, net-echo)\n", mode);
+	       "blk-verify, net-echo, net-blast, hostile, migrate-work)\n", mode);
 	guest_finish(EXIT_DEBUG, 1);
 }
 
