@@ -60,7 +60,8 @@ test: all $(BUILD)/unit-tests
 linux-smoke: all
 	@bash guest-tests/linux-smoke.sh $(BUILD)
 
-# `make bench`: kite's virtio-blk beside QEMU's and host fio (tools/bench.sh);
+# `make bench`: kite's virtio-blk and virtio-scsi beside QEMU's and host fio
+# (tools/bench.sh), then virtio-net beside QEMU's (tools/bench-net.sh);
 # options through BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick.
 bench: all
 	@bash tools/bench.sh --build $(BUILD) $(BENCH_ARGS) && bash tools/bench-net.sh --build $(BUILD) $(BENCH_ARGS)

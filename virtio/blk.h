@@ -8,7 +8,9 @@
  * data buffers straight to disk_prep_readv/writev (no bounce copy) and, at
  * the end of each batch of completions, flushes the used ring and raises at
  * most one interrupt per queue. Request state lives in a slot array per
- * queue, sized to the queue and allocated when the driver enables it.
+ * queue, sized to the queue and allocated when the driver enables it. That
+ * machinery is virtio/vq_runner.h, shared with virtio-scsi; this device
+ * adds request parsing, segments, discard and write-zeroes.
  */
 #ifndef KITE_VIRTIO_BLK_H
 #define KITE_VIRTIO_BLK_H

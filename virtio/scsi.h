@@ -6,9 +6,10 @@
  *
  * Queues: 0 control, 1 event, 2.. requests. Request queue i belongs to I/O
  * thread i % nthreads, control and event to thread 0. The data path is
- * virtio-blk's: request slots per queue allocated when the driver enables
- * it, the guest's data buffers handed straight to the disk backend, one
- * used-ring flush and at most one interrupt per queue per batch.
+ * virtio-blk's, through the same queue runner (virtio/vq_runner.h):
+ * request slots per queue allocated when the driver enables it, the
+ * guest's data buffers handed straight to the disk backend, one used-ring
+ * flush and at most one interrupt per queue per batch.
  *
  * A lun[8] naming a target that does not exist gets VIRTIO_SCSI_S_BAD_TARGET
  * (the request was never processed); another LUN of an existing target is
