@@ -18,7 +18,9 @@
 
 static void check_config(const struct vm_config *c)
 {
-	FUZZ_CHECK(c->kernel, "no kernel");
+	/* A migration's destination and a restored snapshot need none. */
+	FUZZ_CHECK(c->kernel || c->incoming || c->restore, "no kernel");
+	FUZZ_CHECK(!c->restore || !c->incoming, "--restore with --incoming accepted");
 	FUZZ_CHECK(c->cmdline, "no command line");
 	FUZZ_CHECK(c->cpus >= 1 && c->cpus <= KITE_MAX_CPUS, "cpus %u", c->cpus);
 	FUZZ_CHECK(c->memory >= KITE_MIN_MEMORY && c->memory <= KITE_MAX_MEMORY &&

@@ -74,6 +74,7 @@ expect ctl-no-server     1 "cannot connect \(is kite running with --api-socket" 
 expect bad-api-socket    2 "--api-socket ''"                  -- run --kernel "$tmp/text" --api-socket ""
 # Snapshots and migration: every refusal before a VM exists.
 expect restore-missing   2 '--restore .*/nosnap: cannot open' -- run --restore "$tmp/nosnap"
+expect restore-not-file  2 '--restore /dev/null: not a regular file' -- run --restore /dev/null
 expect restore-not-snap  2 'not a kite snapshot \(bad magic\)' -- run --restore "$tmp/zeros"
 expect restore-truncated 2 'the stream ends in the header'   -- run --restore "$tmp/text"
 expect restore-and-disk  2 '--disk cannot be used with --restore' -- run --restore "$tmp/zeros" --disk null=1M

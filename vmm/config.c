@@ -454,10 +454,22 @@ static int parse_restore(struct vm_config *cfg)
 		}
 	if (!shape)
 		return err_set(ENOMEM, "out of memory");
-	fd = open(cfg->restore, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking: a FIFO or a terminal named here must not hang kite;
+	 * only a regular file is read. */
+	fd = open(cfg->restore, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		free(shape);
 		return err_sys(errno, "--restore %s: cannot open", cfg->restore);
+	}
+	{
+		struct stat st;
+
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			free(shape);
+			return err_set(EINVAL, "--restore %s: not a regular file (expected a "
+				       "snapshot written by kite ctl ... snapshot)", cfg->restore);
+		}
 	}
 	r = snapshot_read_args_fd(fd, shape, &args, &len);
 	close(fd);
