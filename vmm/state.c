@@ -178,6 +178,7 @@ static const char *path_of(const void *fdt, int node, char *buf, int len)
 int state_check(const void *fdt, size_t len)
 {
 	const fdt32_t *v;
+	fdt32_t ver;
 	int r, plen;
 
 	if (len < sizeof(struct fdt_header))
@@ -200,9 +201,12 @@ int state_check(const void *fdt, size_t len)
 	v = fdt_getprop(fdt, 0, VERSION_PROP, &plen);
 	if (!v || plen != sizeof(*v))
 		return err_set(EINVAL, "state tree: no %s (not a kite state tree?)", VERSION_PROP);
-	if (fdt32_to_cpu(*v) != KITE_STATE_VERSION)
+	/* A crafted header can put the structure block at an odd offset:
+	 * read the value byte-wise, as the getters below do. */
+	memcpy(&ver, v, sizeof(ver));
+	if (fdt32_to_cpu(ver) != KITE_STATE_VERSION)
 		return err_set(EINVAL, "state tree: version %u, this kite reads version %u",
-			       fdt32_to_cpu(*v), KITE_STATE_VERSION);
+			       fdt32_to_cpu(ver), KITE_STATE_VERSION);
 	return 0;
 }
 
