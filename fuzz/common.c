@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "devices/bus.h"
+#include "vmm/crc32c.h"
+#include "vmm/snapshot.h"
 #include "devices/pci.h"
 #include "tests/vpci_driver.h"
 #include "virtio/pci.h"
@@ -274,4 +276,24 @@ void vdrv_kick(struct vdrv *d, unsigned idx)
 void vdrv_reset(struct vdrv *d)
 {
 	vdrv_cc_write(d, VPD_STATUS, 0, 1);
+}
+
+void fuzz_fix_stream_crcs(uint8_t *s, size_t len)
+{
+	uint32_t h;
+
+	if (len < 16)
+		return;
+	h = stream_get32(s + 12);
+	if (h < 8 || h > len)
+		return;
+	stream_put32(s + h - 4, crc32c(0, s, h - 4));
+	for (size_t off = h; len - off >= 16;) {
+		uint64_t plen = stream_get64(s + off + 8);
+
+		if (plen > len - off - 16 || len - off - 16 - plen < 4)
+			return;
+		stream_put32(s + off + 16 + plen, crc32c(0, s + off, 16 + plen));
+		off += 16 + plen + 4;
+	}
 }

@@ -29,6 +29,11 @@
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 4, 5)));
 
+/* For a snapshot or migration stream (vmm/snapshot.h framing): recompute
+ * the header's CRC-32C and each section's, as far as the lengths in the
+ * stream say they lie inside it, so mutations get past the checksums. */
+void fuzz_fix_stream_crcs(uint8_t *s, size_t len);
+
 /* Guest RAM: low region [0, RAM_LOW_SIZE), high region at 4 GiB. Both live
  * in one host block, adjacent there though far apart in the guest, so a
  * buffer spanning the two would look fine to a careless host-side check. */

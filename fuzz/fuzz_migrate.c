@@ -30,7 +30,6 @@
 
 #include "fuzz/fuzz.h"
 #include "fuzz/state_devs.h"
-#include "vmm/crc32c.h"
 #include "vmm/err.h"
 #include "vmm/migrate.h"
 #include "vmm/state.h"
@@ -98,39 +97,6 @@ static int d_take_over(void *vm)
 
 static const struct migrate_dst_ops ops = { d_shape, d_apply, d_take_over };
 
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-	p[2] = v >> 16;
-	p[3] = v >> 24;
-}
-
-static void fix_crcs(uint8_t *s, size_t len)
-{
-	uint32_t h;
-
-	if (len < 16)
-		return;
-	h = get32(s + 12);
-	if (h < 8 || h > len)
-		return;
-	put32(s + h - 4, crc32c(0, s, h - 4));
-	for (size_t off = h; len - off >= 16;) {
-		uint64_t plen = get32(s + off + 8) | (uint64_t)get32(s + off + 12) << 32;
-
-		if (plen > len - off - 16 || len - off - 16 - plen < 4)
-			return;
-		put32(s + off + 16 + plen, crc32c(0, s + off, 16 + plen));
-		off += 16 + plen + 4;
-	}
-}
-
 struct feed {
 	int fd;
 	const uint8_t *p;
@@ -158,12 +124,6 @@ static void *feeder(void *arg)
 
 /* ---- seeds ---- */
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* A PAGE section: pages [first, first + n) of region r; `data` and `zero`
  * bitmaps (bit i: page first + i), contents a pattern per page. */
 static void page_section(int fd, unsigned r, unsigned first, unsigned n, uint32_t data,
@@ -174,9 +134,9 @@ static void page_section(int fd, unsigned r, unsigned first, unsigned n, uint32_
 	size_t off = 16 + 16;
 
 	memset(buf, 0, sizeof(buf));
-	put64(buf + 16, mem.regions[r].gpa + (uint64_t)first * 4096);
-	put32(buf + 24, n);
-	put32(buf + 28, 4096);
+	stream_put64(buf + 16, mem.regions[r].gpa + (uint64_t)first * 4096);
+	stream_put32(buf + 24, n);
+	stream_put32(buf + 28, 4096);
 	for (unsigned i = 0; i < n; i++) {
 		if (data >> i & 1)
 			buf[off + i / 8] |= 1 << (i % 8);
@@ -270,7 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(stream, "%zu bytes", f.len);
 	memcpy(stream, data + 1, f.len);
 	if (data[0] & MIGIN_FIX_CRC)
-		fix_crcs(stream, f.len);
+		fuzz_fix_stream_crcs(stream, f.len);
 	f.p = stream;
 	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
 	f.fd = sv[0];

@@ -28,45 +28,9 @@
 
 #include "fuzz/fuzz.h"
 #include "fuzz/state_devs.h"
-#include "vmm/crc32c.h"
 #include "vmm/err.h"
 #include "vmm/snapshot.h"
 #include "vmm/state.h"
-
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-	p[2] = v >> 16;
-	p[3] = v >> 24;
-}
-
-/* The header's checksum, then each section's, as far as they fit. */
-static void fix_crcs(uint8_t *s, size_t len)
-{
-	size_t off;
-	uint32_t h;
-
-	if (len < 16)
-		return;
-	h = get32(s + 12);
-	if (h < 8 || h > len)
-		return;
-	put32(s + h - 4, crc32c(0, s, h - 4));
-	for (off = h; len - off >= 16;) {
-		uint64_t plen = get32(s + off + 8) | (uint64_t)get32(s + off + 12) << 32;
-
-		if (plen > len - off - 16 || len - off - 16 - plen < 4)
-			return;
-		put32(s + off + 16 + plen, crc32c(0, s + off, 16 + plen));
-		off += 16 + plen + 4;
-	}
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -95,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(stream, "%zu bytes", len);
 	memcpy(stream, data + 1, len);
 	if (data[0] & SNAPIN_FIX_CRC)
-		fix_crcs(stream, len);
+		fuzz_fix_stream_crcs(stream, len);
 	FUZZ_CHECK(ftruncate(fd, 0) == 0, "ftruncate");
 	FUZZ_CHECK(pwrite(fd, stream, len, 0) == (ssize_t)len, "pwrite");
 	FUZZ_CHECK(lseek(fd, 0, SEEK_SET) == 0, "lseek");
