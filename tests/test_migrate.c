@@ -268,6 +268,18 @@ static void teardown(void)
 	free(tree);
 }
 
+/* Poll until the migration has ended (neither active nor completing),
+ * at most `tries` times 10 ms; *st is the last status seen. */
+static void wait_end(struct migration *m, struct migrate_status *st, int tries)
+{
+	for (int i = 0; i < tries; i++) {
+		migration_status(m, st);
+		if (st->state != MIG_ACTIVE && st->state != MIG_COMPLETING)
+			return;
+		usleep(10000);
+	}
+}
+
 /* Run one migration (through the proxy if `via_proxy`) to its end. */
 static void migrate(bool via_proxy, const struct migrate_params *extra, struct migrate_status *st)
 {
@@ -286,12 +298,7 @@ static void migrate(bool via_proxy, const struct migrate_params *extra, struct m
 	}
 	ck_assert_int_eq(migration_create(&m, &sops, NULL, &src.mem), 0);
 	ck_assert_int_eq(migration_start(m, &p), 0);
-	for (int i = 0; i < 1000; i++) {
-		migration_status(m, st);
-		if (st->state != MIG_ACTIVE && st->state != MIG_COMPLETING)
-			break;
-		usleep(10000);
-	}
+	wait_end(m, st, 1000);
 	migration_destroy(m);
 	pthread_join(d, NULL);
 	if (via_proxy) {
@@ -450,12 +457,7 @@ START_TEST(cancel_and_timeout)
 	ck_assert_int_eq(migration_start(m, &p), -EBUSY);
 	usleep(50000);
 	ck_assert_int_eq(migration_cancel(m), 0);
-	for (int i = 0; i < 500; i++) {
-		migration_status(m, &st);
-		if (st.state != MIG_ACTIVE && st.state != MIG_COMPLETING)
-			break;
-		usleep(10000);
-	}
+	wait_end(m, &st, 500);
 	ck_assert_int_eq(st.state, MIG_CANCELLED);
 	ck_assert_str_eq(st.error, "migration cancelled");
 	pthread_join(d, NULL);
@@ -467,12 +469,7 @@ START_TEST(cancel_and_timeout)
 	p.timeout_s = 1;
 	ck_assert_int_eq(pthread_create(&d, NULL, dst_thread, NULL), 0);
 	ck_assert_int_eq(migration_start(m, &p), 0);
-	for (int i = 0; i < 500; i++) {
-		migration_status(m, &st);
-		if (st.state != MIG_ACTIVE && st.state != MIG_COMPLETING)
-			break;
-		usleep(10000);
-	}
+	wait_end(m, &st, 500);
 	ck_assert_int_eq(st.state, MIG_FAILED);
 	ck_assert_ptr_nonnull(strstr(st.error, "within --timeout 1 s"));
 	pthread_join(d, NULL);
@@ -489,22 +486,12 @@ START_TEST(nobody_listening)
 	strcpy(p.host, "127.0.0.1");
 	ck_assert_int_eq(migration_create(&m, &sops, NULL, &src.mem), 0);
 	ck_assert_int_eq(migration_start(m, &p), 0);
-	for (int i = 0; i < 500; i++) {
-		migration_status(m, &st);
-		if (st.state != MIG_ACTIVE)
-			break;
-		usleep(10000);
-	}
+	wait_end(m, &st, 500);
 	ck_assert_int_eq(st.state, MIG_FAILED);
 	ck_assert_ptr_nonnull(strstr(st.error, "cannot connect to 127.0.0.1 port 1"));
 	strcpy(p.host, "localhost");
 	ck_assert_int_eq(migration_start(m, &p), 0);
-	for (int i = 0; i < 500; i++) {
-		migration_status(m, &st);
-		if (st.state != MIG_ACTIVE)
-			break;
-		usleep(10000);
-	}
+	wait_end(m, &st, 500);
 	ck_assert_ptr_nonnull(strstr(st.error, "localhost is not an IP address"));
 	migration_destroy(m);
 	ck_assert_int_eq(log_started, 0);
