@@ -204,6 +204,22 @@ static int send_chunk(struct migration *m, int fd, const struct guest_region *g,
 	return r;
 }
 
+/* Is any page of [first, first + n) marked? `first` is a multiple of 64
+ * (chunks start every SNAP_CHUNK_PAGES); a region's last chunk may end
+ * inside a word. */
+static bool any_marked(const uint64_t *bm, uint64_t first, unsigned n)
+{
+	for (unsigned i = 0; i < n; i += 64) {
+		uint64_t w = bm[(first + i) / 64];
+
+		if (n - i < 64)
+			w &= (1ULL << (n - i)) - 1;
+		if (w)
+			return true;
+	}
+	return false;
+}
+
 /* Send every page marked in the bitmaps (clearing them). */
 static int send_marked(struct migration *m, int fd, bool may_cancel)
 {
@@ -214,14 +230,10 @@ static int send_marked(struct migration *m, int fd, bool may_cancel)
 		for (uint64_t first = 0; first < pages; first += SNAP_CHUNK_PAGES) {
 			unsigned n = pages - first < SNAP_CHUNK_PAGES ? (unsigned)(pages - first)
 								     : SNAP_CHUNK_PAGES;
-			bool any = false;
 			uint64_t sent = 0;
 			int r;
 
-			for (unsigned i = 0; i < n && !any; i += 64)
-				any = (first + i) % 64 == 0 && i + 64 <= n ?
-				      m->bm[ri][(first + i) / 64] != 0 : true;
-			if (!any)
+			if (!any_marked(m->bm[ri], first, n))
 				continue;
 			if (may_cancel && (r = check_cancel(m)))
 				return r;
