@@ -211,9 +211,8 @@ static int ctl_migrate(const char *path, const char *to, unsigned long long down
 					       jint(resp, "total_ms"), jint(resp, "downtime_ms"),
 					       jint(resp, "iteration"), jint(resp, "bytes_sent") >> 20);
 			} else if (!json) {
-				fprintf(stderr, "kite: ctl: migrate: %s%s\n", state,
-					jstr(resp, "error")[0] ? ": " : "");
-				fprintf(stderr, "kite: ctl: %s\n", jstr(resp, "error"));
+				fprintf(stderr, "kite: ctl: migrate: %s%s%s\n", state,
+					jstr(resp, "error")[0] ? ": " : "", jstr(resp, "error"));
 			}
 			break;
 		}
@@ -232,7 +231,7 @@ static int cmd_ctl(int argc, char **argv)
 {
 	static const char *const cmds[] = { "info", "pause", "resume", "stop", "snapshot",
 					    "migrate", "migrate-status", "migrate-cancel" };
-	struct json_object *req, *resp, *ok, *msg;
+	struct json_object *req, *resp, *msg;
 	const char *path = NULL, *cmd = NULL, *file = NULL;
 	unsigned long long downtime = MIG_DEFAULT_DOWNTIME_MS, timeout = 0;
 	bool json = false, known = false;
@@ -288,14 +287,10 @@ static int cmd_ctl(int argc, char **argv)
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	if (file)
 		json_object_object_add(req, "path", json_object_new_string(file));
-	resp = control_request(path, req);
-	json_object_put(req);
-	if (!resp) {
-		fprintf(stderr, "kite: ctl: %s\n", err_msg());
+	resp = ask(path, req);
+	if (!resp)
 		return KITE_EXIT_ERROR;
-	}
-	status = json_object_object_get_ex(resp, "ok", &ok) && json_object_get_boolean(ok) ?
-		 KITE_EXIT_OK : KITE_EXIT_ERROR;
+	status = resp_ok(resp) ? KITE_EXIT_OK : KITE_EXIT_ERROR;
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));
 	else if (status == KITE_EXIT_OK)
