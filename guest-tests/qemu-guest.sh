@@ -50,7 +50,7 @@ echo "QEMU guest tests ($("$QEMU" --version | head -n1), -accel $ACCEL), logs in
 #   ARGS with blk=1: the blk-* cases must PASS too
 run_case() {
 	local name=$1 proto=$2 cpus=$3 mem=$4 expect=$5 args=$6
-	local log=$OUT/$name.log err=$OUT/$name.qemu-err kernel prefix="" st got why
+	local log=$OUT/$name.log err=$OUT/$name.qemu-err kernel prefix="" st got why last
 	local -a extra=()
 	shift 6
 	local -a boot
@@ -76,7 +76,11 @@ run_case() {
 	elif [ $((st & 1)) -eq 1 ] && [ -s "$log" ]; then
 		got=status:$((st >> 1))
 	else
-		got="qemu exit $st: $(head -c 200 "$err")"
+		# An assertion is QEMU's last word; with hostile_trace=1 the
+		# guest's last line names the attack QEMU died of.
+		got="qemu exit $st: $(tail -n 2 "$err" | tr '\n' ' ' | tail -c 300)"
+		last=$(grep -a '^hostile: [^ ]*\( queue [0-9]*\)\?: [a-z0-9-]*$' "$log" | tail -n 1)
+		[ -z "$last" ] || got="$got; the guest's last attack: ${last#hostile: }"
 	fi
 	if [ "$got" != "$expect" ]; then
 		report "$name" FAIL "expected $expect, got $got" "$log"
@@ -185,10 +189,14 @@ run_scsi scsi-2cpu-irq-2tgt-readonly 2 2 "scsi_ro=1" ",readonly=on"
 # a transmit chain shorter than the virtio-net header with a backend
 # without vnet headers (iov_copy; short, random), which an indirect table
 # where nothing is mapped also gives, read as if it were there (ind-oor).
-# HOSTILE_SEED picks another attack sequence.
+# Those two are gone with a tap backend with vnet headers, where QEMU checks
+# the header's length instead (virtio_error), so as root the net device is
+# a tap QEMU makes (and removes) with no address and nothing sending to it,
+# and only the queue_size attacks are left out; without a tap, a user-mode
+# backend and all six. HOSTILE_SEED picks another attack sequence.
 run_hostile() {
-	local name=$1 args=$2 d
-	local -a devs=()
+	local name=$1 args=$2 d tap="kiteqh$$" skip=qsize-live,qsel-oor,common-odd
+	local -a devs=() net
 	for d in hostile0 hostile1 hostile-scsi; do
 		rm -f "$OUT/$d.img"
 		truncate -s 8M "$OUT/$d.img"
@@ -200,10 +208,16 @@ run_hostile() {
 	      -device "virtio-scsi-pci,id=hscsi,disable-legacy=on,num_queues=1"
 	      -drive "file=$OUT/hostile-scsi.img,if=none,id=hs,format=raw,cache=writeback"
 	      -device "scsi-hd,drive=hs,bus=hscsi.0,scsi-id=0,lun=0"
-	      -netdev "user,id=hn,restrict=on" -device "virtio-net-pci,netdev=hn,disable-legacy=on")
-	run_case "$name" pvh 2 64M status:0 "mode=hostile $args" "${devs[@]}"
+	      -device "virtio-net-pci,netdev=hn,disable-legacy=on")
+	if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && [ ! -e "/sys/class/net/$tap" ]; then
+		net=(-netdev "tap,id=hn,ifname=$tap,script=no,downscript=no,vnet_hdr=on")
+	else
+		net=(-netdev "user,id=hn,restrict=on")
+		skip=$skip,short,random,ind-oor
+	fi
+	run_case "$name" pvh 2 64M status:0 "mode=hostile $args hostile_skip=$skip hostile_trace=1" \
+		"${devs[@]}" "${net[@]}"
 }
-qemu_aborts=qsize-live,qsel-oor,common-odd,short,random,ind-oor
-run_hostile hostile-2cpu "hostile_secs=5 seed=${HOSTILE_SEED:-1} hostile_skip=$qemu_aborts"
+run_hostile hostile-2cpu "hostile_secs=5 seed=${HOSTILE_SEED:-1}"
 
 summary
