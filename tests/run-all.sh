@@ -49,6 +49,7 @@ run "virtio-blk data safety across SIGKILL" bash guest-tests/blk-data-safety.sh 
 run "virtio-net under QEMU" bash guest-tests/net-test.sh "$BUILD" --vmm qemu
 run "virtio-net under kite" bash guest-tests/net-test.sh "$BUILD" --vmm kite
 run "live migration and snapshots under kite" bash guest-tests/migrate.sh "$BUILD"
+run "kite on kvmfake, a stand-in for /dev/kvm" bash tests/kvmfake.sh "$BUILD"
 
 echo "==="
 for b in "${broken[@]}"; do echo "FAILED: $b"; done

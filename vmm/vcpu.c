@@ -196,16 +196,28 @@ static void *vcpu_thread(void *arg)
 	/* After pinning (which reads sysfs), before anything the guest drives. */
 	seccomp_enter(SECCOMP_VCPU);
 
+	/* After an I/O or MMIO exit the access is complete (a read's value in
+	 * the guest's register, RIP past the instruction) only once KVM_RUN
+	 * is entered again (api.rst, KVM_RUN). A pause must not catch the
+	 * vCPU in between, or a snapshot holds the instruction half done and
+	 * the destination executes it a second time: re-enter once with
+	 * immediate_exit set, which completes it and returns EINTR. */
+	bool exit_open = false;
+
 	while (!atomic_load(&vcpu->vm->stopping)) {
 		if (atomic_load(&vcpu->vm->pause_req)) {
-			park(vcpu);
-			continue;
+			if (!exit_open) {
+				park(vcpu);
+				continue;
+			}
+			__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				/* A kick: clear it, then the loop re-reads the
 				 * flags the kicker set before kicking. */
 				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				exit_open = false;
 				continue;
 			}
 			err_sys(errno, "vCPU %u: KVM_RUN", vcpu->id);
@@ -213,6 +225,7 @@ static void *vcpu_thread(void *arg)
 			vm_request_stop(vcpu->vm, KITE_EXIT_ERROR, "KVM_RUN failed");
 			break;
 		}
+		exit_open = true;
 		if (!handle_exit(vcpu))
 			break;
 	}
