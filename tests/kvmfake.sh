@@ -258,32 +258,51 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # --- live migration between two kites --------------------------------------
-rm -f "$SOCK"
-port=$((40000 + $$ % 20000))
-if start_idle migrate-src KVMFAKE_MARK=42 -- "${IDLE[@]}"; then
+# migrate_case NAME MODE READY DROP: a source guest program in MODE (idle or
+# dirty), migrated once READY shows in its log, to a destination that checks
+# what arrived. DROP=1: the fake loses dirty pages, and the destination must
+# notice (a control for the check itself).
+migrate_case() {
+	local name=$1 mode=$2 ready=$3 drop=$4 port=$((40000 + ($$ + RANDOM) % 20000))
+	local src dst srclog dstlog m sst dst_st
+	local -a extra=()
+	[ "$drop" = 1 ] && extra=(KVMFAKE_DROP_DIRTY=1)
+	rm -f "$SOCK"
+	if ! start_idle "$name-src" KVMFAKE_GUEST="$mode" KVMFAKE_MARK=42 "${extra[@]}" -- "${IDLE[@]}"; then
+		grep -q "^$ready" "$LOG" || { report "$name" FAIL "the source did not start" "$LOG"; return; }
+	fi
 	src=$PID srclog=$LOG
-	dstlog=$OUT/migrate-dst.log
-	env KVMFAKE_GUEST=resume KVMFAKE_MARK=42 LD_PRELOAD="$FAKE" "$KITE" run \
-		"${IDLE[@]:0:10}" --incoming "tcp:127.0.0.1:$port" >"$dstlog" 2>&1 &
+	for _ in $(seq 100); do grep -q "^$ready" "$srclog" && break; sleep 0.1; done
+	dstlog=$OUT/$name-dst.log
+	env KVMFAKE_GUEST=resume KVMFAKE_MARK=42 KVMFAKE_DIRTY="${mode#idle}" LD_PRELOAD="$FAKE" \
+		"$KITE" run "${IDLE[@]:0:10}" --incoming "tcp:127.0.0.1:$port" >"$dstlog" 2>&1 &
 	dst=$!
 	pids+=("$dst")
 	for _ in $(seq 50); do grep -q 'waiting for a migration' "$dstlog" && break; sleep 0.1; done
-	"$KITE" ctl "$SOCK" migrate "tcp:127.0.0.1:$port" >"$OUT/migrate.out" 2>&1
+	"$KITE" ctl "$SOCK" migrate "tcp:127.0.0.1:$port" >"$OUT/$name.out" 2>&1
 	m=$?
 	wait_exit "$src"
 	sst=$ST
 	wait_exit "$dst"
 	dst_st=$ST
-	if [ "$m" = 0 ] && [ "$sst" = 0 ] && ! complaints "$srclog" >/dev/null; then
-		report migrate-source OK "$(grep -m1 '^migrated' "$OUT/migrate.out"); source exit 0"
-	else
-		report migrate-source FAIL "ctl $m, source exit $sst: $(head -c 200 "$OUT/migrate.out")" \
+	if [ "$m" != 0 ] || [ "$sst" != 0 ] || complaints "$srclog" >/dev/null; then
+		report "$name-source" FAIL "ctl $m, source exit $sst: $(head -c 200 "$OUT/$name.out")" \
 			"$srclog"
+	elif [ "$drop" = 1 ]; then
+		if [ "$dst_st" != 0 ] && grep -q '^FAIL resume-dirty: .*left behind' "$dstlog"; then
+			report "$name" OK "pages KVM did not report were caught: $(grep -m1 -o \
+				'page [0-9]* holds generation [0-9]*, page 0 [0-9]*' "$dstlog")"
+		else
+			report "$name" FAIL "lost dirty pages went unnoticed (exit $dst_st)" "$dstlog"
+		fi
+	else
+		report "$name-source" OK "$(grep -m1 '^migrated' "$OUT/$name.out"); source exit 0"
+		verdict "$name-destination" "$dstlog" "$dst_st" 0
 	fi
-	verdict migrate-destination "$dstlog" "$dst_st" 0
-else
-	report migrate-source FAIL "the idle VM did not start ticking" "$LOG"
-fi
+}
+migrate_case migrate idle "tick 2" 0
+migrate_case migrate-dirty dirty "pass 16" 0
+migrate_case migrate-dirty-control dirty "pass 16" 1
 
 # --- the seccomp hook: a forbidden call kills kite, named ------------------
 for role in vcpu io main; do

@@ -12,6 +12,13 @@
  *                          stopped
  *   KVMFAKE_GUEST=resume   after a restore or migration of an idle VM:
  *                          the marker, the devices as they were, new I/O
+ *   KVMFAKE_GUEST=dirty    idle's set-up, then rewrite a 16 MiB region page
+ *                          by page, a generation at a time, and stamp a
+ *                          sector to disk and read it back into its own
+ *                          page each pass; resume with KVMFAKE_DIRTY=1
+ *                          checks that what arrived is one consistent
+ *                          moment of that (no page, and no disk read kite
+ *                          wrote into RAM, left behind)
  *   KVMFAKE_GUEST=shutdown a line, then a triple fault (KVM_EXIT_SHUTDOWN)
  *   KVMFAKE_FAIL_ENTRY=1   (kvm.c) vCPU 0's first entry fails
  *   KVMFAKE_BOOT=pvh|linux64|multiboot  the protocol kite should enter by
@@ -194,6 +201,8 @@ static struct vdev *first(unsigned n, unsigned type)
 	return NULL;
 }
 
+static void dirty_loop(struct vdev *blk);
+
 static void mode_idle(unsigned n)
 {
 	unsigned seed = (unsigned)strtoul(env("KVMFAKE_MARK", "1"), NULL, 0);
@@ -210,6 +219,11 @@ static void mode_idle(unsigned n)
 	if (blk && (!blk_rw(blk, 0, true, 16, buf, 4096, &st, why) || st))
 		return fail("idle-init", "marker write: status %u %s", st, why);
 	say("idle: ready, marker %u\n", seed);
+	if (!strcmp(env("KVMFAKE_GUEST", ""), "dirty")) {
+		if (blk)
+			dirty_loop(blk);
+		return fail("dirty", "no disk");
+	}
 	for (unsigned tick = 1;; tick++) {
 		spin_ms(100);
 		if (blk && (!blk_rw(blk, 0, false, 16, buf, 4096, &st, why) || st ||
@@ -217,6 +231,73 @@ static void mode_idle(unsigned n)
 			fail("idle-tick", "tick %u: the marker sectors: status %u %s", tick, st, why);
 		say("tick %u\n", tick);
 	}
+}
+
+/* ---- dirtying RAM for a migration ---- */
+
+#define DIRTY_GPA	0x1000000ULL	/* 16 MiB of pages, each stamped */
+#define DIRTY_PAGES	4096
+#define STAMP_MAGIC	0x6b766d66u
+#define LOG_GPA		(MARK_GPA + MARK_LEN)		/* the last read recorded */
+#define READ_GPA	(MARK_GPA + MARK_LEN + 4096)	/* kite's disk reads land here */
+
+struct stamp {
+	uint32_t magic, page, gen, pad;
+};
+
+static void dirty_loop(struct vdev *blk)
+{
+	uint64_t wbuf = galloc(512, 512);
+	char why[160];
+	uint8_t st;
+
+	for (uint32_t gen = 1;; gen++) {
+		struct stamp s = { STAMP_MAGIC, 0, gen, 0 };
+		uint8_t sector[512] = { 0 };
+
+		for (uint32_t p = 0; p < DIRTY_PAGES; p++) {
+			s.page = p;
+			g_write(DIRTY_GPA + 4096ULL * p, &s, sizeof(s));
+			if (p % 64 == 63)
+				g_pio(COM1 + 5, 1, false, 0);	/* let the CPU be stopped */
+		}
+		/* Disk: the generation out, and back into its own page. */
+		memcpy(sector, &gen, 4);
+		g_write(wbuf, sector, sizeof(sector));
+		if (!blk_rw(blk, 0, true, 40, wbuf, 512, &st, why) || st ||
+		    !blk_rw(blk, 0, false, 40, READ_GPA, 512, &st, why) || st)
+			return fail("dirty", "pass %u: disk: status %u %s", gen, st, why);
+		g_write(LOG_GPA, &gen, 4);
+		if (gen % 16 == 0)
+			say("pass %u\n", gen);
+	}
+}
+
+static void check_dirty(void)
+{
+	uint32_t first = 0, k = 0, logged, read;
+	const struct stamp *s;
+
+	for (uint32_t p = 0; p < DIRTY_PAGES; p++) {
+		s = g_ram(DIRTY_GPA + 4096ULL * p, sizeof(*s));
+		if (!s || s->magic != STAMP_MAGIC || s->page != p)
+			return fail("resume-dirty", "page %u: no stamp", p);
+		if (p == 0)
+			first = s->gen;
+		else if (s->gen == first - 1 && !k)
+			k = p;		/* where the pass in progress had got to */
+		else if (s->gen != (k ? first - 1 : first))
+			return fail("resume-dirty", "page %u holds generation %u, page 0 %u: a "
+				    "page the migration left behind", p, s->gen, first);
+	}
+	memcpy(&logged, g_ram(LOG_GPA, 4), 4);
+	memcpy(&read, g_ram(READ_GPA, 4), 4);
+	if (read < logged || read > logged + 1)
+		return fail("resume-dirty", "the disk read buffer holds generation %u, the log "
+			    "%u: a page kite wrote (a disk read) was not sent again", read, logged);
+	pass("resume-dirty", "%u pages consistent (generation %u, %u pages into %u), the disk "
+	     "read buffer at generation %u", DIRTY_PAGES, first - (k ? 1 : 0), k ? k : 0,
+	     first, read);
 }
 
 static void mode_resume(unsigned n)
@@ -236,6 +317,8 @@ static void mode_resume(unsigned n)
 		fail("resume-ram", "the marker at 0x%llx is not there", (unsigned long long)MARK_GPA);
 	else
 		pass("resume-ram", "the marker (seed %u) came along", seed);
+	if (env("KVMFAKE_DIRTY", NULL))
+		check_dirty();
 	for (unsigned i = 0; i < n; i++) {
 		if (devs[i].type == 1)
 			continue;
@@ -267,7 +350,7 @@ void guest_main(void)
 	if (strcmp(mode, "resume"))
 		check_boot();
 	n = pci_scan(devs, DEV_MAX);
-	if (!strcmp(mode, "idle"))
+	if (!strcmp(mode, "idle") || !strcmp(mode, "dirty"))
 		return mode_idle(n);
 	if (!strcmp(mode, "resume"))
 		return mode_resume(n);

@@ -174,6 +174,14 @@ long fk_enable_cap(void *arg)
 
 void fk_mark_dirty(uint64_t gpa, uint64_t len)
 {
+	static int drop = -1;
+
+	/* KVMFAKE_DROP_DIRTY=1: a KVM that loses dirty pages, to show the
+	 * migration checks catch one. */
+	if (drop < 0)
+		drop = getenv("KVMFAKE_DROP_DIRTY") != NULL;
+	if (drop)
+		return;
 	for (unsigned i = 0; i < FK_MAX_SLOTS; i++) {
 		struct fk_slot *s = &fk.slots[i];
 

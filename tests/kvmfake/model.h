@@ -107,6 +107,7 @@ struct fake {
 		uint64_t val;
 	} req;
 	bool guest_started;
+	bool vcpu0_in;			/* vCPU 0 is inside KVM_RUN: "the CPU runs" */
 	bool dead;			/* kite closed vCPU 0 */
 	bool guest_parked;		/* ... and the guest program stopped */
 };

@@ -100,13 +100,20 @@ long fk_run(struct fk_vcpu *v)
 		fk.guest_started = true;
 		pthread_cond_broadcast(&fk.cond);
 	}
+	if (v->id == 0) {
+		fk.vcpu0_in = true;
+		pthread_cond_broadcast(&fk.cond);
+	}
 	for (;;) {
 		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST)) {
+			if (v->id == 0)
+				fk.vcpu0_in = false;
 			pthread_mutex_unlock(&fk.lock);
 			return -EINTR;
 		}
 		if (v->id == 0 && fk.req.seq > v->taken) {
 			give_exit(v);
+			fk.vcpu0_in = false;
 			pthread_mutex_unlock(&fk.lock);
 			return 0;
 		}
@@ -220,6 +227,12 @@ bool g_write(uint64_t gpa, const void *src, size_t len)
 		return false;
 	pthread_mutex_lock(&fk.lock);
 	stop_if_dead();
+	/* The guest writes its RAM only while its CPU runs: not while kite
+	 * has vCPU 0 paused (a migration's last pass counts on that). */
+	while (!fk.vcpu0_in) {
+		pthread_cond_wait(&fk.cond, &fk.lock);
+		stop_if_dead();
+	}
 	memcpy(p, src, len);
 	fk_mark_dirty(gpa, len);
 	pthread_mutex_unlock(&fk.lock);
