@@ -91,7 +91,7 @@ if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v ip >/dev/null; then
 	ip tuntap add dev "$TAP" mode tap multi_queue vnet_hdr && ip link set "$TAP" up || TAP=""
 fi
 NET=()
-[ -n "$TAP" ] && NET=(--net "tap=$TAP")
+[ -n "$TAP" ] && NET=(--net "tap=$TAP,queues=2")
 
 log=$OUT/devices-pvh.log
 fake KVMFAKE_TAP="$TAP" KVMFAKE_CMDLINE="console=ttyS0 kvmfake=1" -- --kernel "$BUILD/testguest.elf" \
@@ -100,10 +100,10 @@ st=$?
 verdict devices-pvh "$log" "$st" 0
 if [ -z "$TAP" ]; then
 	skip devices-net "SKIPPED: no tap (needs root, /dev/net/tun and ip)"
-elif ! grep -q '^PASS net0-tap' "$log"; then
-	report devices-net FAIL "no PASS net0-tap" "$log"
+elif ! grep -q '^PASS net0-tap' "$log" || ! grep -q '^PASS net0-link' "$log"; then
+	report devices-net FAIL "no PASS net0-tap and net0-link" "$log"
 else
-	report devices-net OK "$(grep '^PASS net0-tap' "$log" | cut -c6-)"
+	report devices-net OK "$(grep '^PASS net0-tap' "$log" | cut -c6-); link down/up seen"
 fi
 for n in blk0-rw blk1-rw "scsi0-cmds.*0: 16384 blocks, 1: 4096 blocks"; do
 	grep -q "^PASS $n" "$log" || report "devices-${n%%-cmds*}" FAIL "no PASS $n" "$log"

@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -270,11 +271,23 @@ void test_scsi(struct vdev *d)
 /* ---- virtio-net over a tap, seen from the host through a packet socket ---- */
 
 #define NET_F_MAC	(1ULL << 5)
+#define NET_F_CTRL_VQ	(1ULL << 17)
 #define NET_F_STATUS	(1ULL << 16)
+#define NET_F_MQ	(1ULL << 22)
 #define HDR		12		/* virtio_net_hdr with VERSION_1 */
 #define RXBUF		2048
-#define NRX		8
+#define NRX		8		/* receive buffers a queue */
+#define PAIRS_MAX	4
+#define FLOWS		16
 #define ETHERTYPE	0x88b5		/* local experimental */
+
+struct net {
+	struct vdev *d;
+	unsigned pairs;
+	uint8_t mac[6];
+	uint64_t rx[PAIRS_MAX];		/* NRX buffers of RXBUF a receive queue */
+	int sock;
+};
 
 static int tap_socket(const char *tap, char *why)
 {
@@ -293,97 +306,225 @@ static int tap_socket(const char *tap, char *why)
 	return fd;
 }
 
-static void frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, const char *text,
-		  size_t len)
+/* An Ethernet frame; with flow >= 0 an IPv4/UDP one (the tap spreads
+ * flows over its queues by their hash), else of the local ethertype. */
+static void frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, int flow, size_t len)
 {
 	memset(f, 0, len);
 	memcpy(f, dst, 6);
 	memcpy(f + 6, src, 6);
-	f[12] = ETHERTYPE >> 8;
-	f[13] = ETHERTYPE & 0xff;
-	snprintf((char *)f + 14, len - 14, "%s", text);
+	if (flow < 0) {
+		f[12] = ETHERTYPE >> 8;
+		f[13] = ETHERTYPE & 0xff;
+		snprintf((char *)f + 14, len - 14, "kvmfake frame");
+		return;
+	}
+	f[12] = 0x08;
+	f[14] = 0x45;				/* IPv4, 20-byte header */
+	f[16] = (uint8_t)((len - 14) >> 8);
+	f[17] = (uint8_t)(len - 14);
+	f[22] = 64;				/* TTL */
+	f[23] = 17;				/* UDP */
+	memcpy(f + 26, (uint8_t[]){ 10, 213, 9, 1, 10, 213, 9, 2 }, 8);
+	f[34] = 0x40;				/* source port 0x4000 + flow */
+	f[35] = (uint8_t)flow;
+	f[36] = 0x00;				/* destination port 9 */
+	f[37] = 9;
+	f[38] = (uint8_t)((len - 34) >> 8);
+	f[39] = (uint8_t)(len - 34);
+	snprintf((char *)f + 42, len - 42, "kvmfake flow %d", flow);
 }
 
-static bool net_tx(struct vdev *d, int sock, const uint8_t *mac, char *why)
+static bool ctrl(struct net *n, uint8_t cls, uint8_t cmd, const void *data, uint32_t len,
+		 char *why)
+{
+	uint64_t h = galloc(2, 2), dat = galloc(len ? len : 1, 8), ack = galloc(1, 1);
+	uint8_t hb[2] = { cls, cmd }, bad = 0xee;
+	struct buf b[3] = { { h, 2, false }, { dat, len, false }, { ack, 1, true } };
+
+	g_write(h, hb, 2);
+	g_write(dat, data, len);
+	g_write(ack, &bad, 1);
+	if (!vq_request(&n->d->q[2 * n->pairs], b, 3, NULL, why))
+		return false;
+	if (*(uint8_t *)g_ram(ack, 1) != 0)
+		return WHY("control class %u command %u: ack %u", cls, cmd, *(uint8_t *)g_ram(ack, 1));
+	return true;
+}
+
+static bool net_tx(struct net *n, unsigned pair, char *why)
 {
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	uint8_t f[HDR + 100] = { 0 }, got[2048];
 	uint64_t tx = galloc(sizeof(f), 16);
 	struct buf b = { tx, sizeof(f), false };
 
-	frame(f + HDR, bcast, mac, "kvmfake: a frame from the guest", sizeof(f) - HDR);
+	frame(f + HDR, bcast, n->mac, -1, sizeof(f) - HDR);
+	f[HDR + 30] = (uint8_t)pair;
 	g_write(tx, f, sizeof(f));
-	if (!vq_request(&d->q[1], &b, 1, NULL, why))
+	if (!vq_request(&n->d->q[2 * pair + 1], &b, 1, NULL, why))
 		return false;
 	for (int i = 0; i < 25; i++) {
-		ssize_t n = recv(sock, got, sizeof(got), 0);
+		ssize_t len = recv(n->sock, got, sizeof(got), 0);
 
-		if (n == (ssize_t)(sizeof(f) - HDR) && !memcmp(got, f + HDR, n))
+		if (len == (ssize_t)(sizeof(f) - HDR) && !memcmp(got, f + HDR, len))
 			return true;
 	}
-	return WHY("the frame never reached the tap (or arrived changed)");
+	return WHY("pair %u: the frame never reached the tap (or arrived changed)", pair);
 }
 
-static bool net_rx(struct vdev *d, int sock, const uint8_t *mac, uint64_t rxbase, char *why)
+/* FLOWS UDP frames in from the host; each must arrive whole, on some
+ * queue. Consumed buffers go back to their queue. */
+static bool net_rx(struct net *n, unsigned *per_queue, char *why)
 {
 	static const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
-	uint8_t f[80];
-	uint32_t len;
+	uint8_t f[FLOWS][120];
+	unsigned seen = 0, waited = 0, others = 0;
+	bool got[FLOWS] = { false };
 
-	frame(f, mac, src, "kvmfake: a frame for the guest", sizeof(f));
-	if (send(sock, f, sizeof(f), 0) != (ssize_t)sizeof(f))
-		return WHY("cannot send on the tap: %s", strerror(errno));
-	/* The host may send the tap frames of its own (IPv6): skip them. */
-	for (int i = 0; i < NRX; i++) {
-		const uint8_t *p;
-
-		if (!vq_wait(&d->q[0], 5000, &len, NULL))
-			return WHY("no frame came in within 5 s");
-		p = g_ram(rxbase + (d->q[0].last_id / 4) * RXBUF, RXBUF);
-		if (len == HDR + sizeof(f) && p && !memcmp(p + HDR, f, sizeof(f)))
-			return true;
+	for (int i = 0; i < FLOWS; i++) {
+		frame(f[i], n->mac, src, i, sizeof(f[i]));
+		if (send(n->sock, f[i], sizeof(f[i]), 0) != (ssize_t)sizeof(f[i]))
+			return WHY("cannot send on the tap: %s", strerror(errno));
 	}
-	return WHY("%d frames came in, none of them ours", NRX);
+	while (seen < FLOWS) {
+		bool any = false;
+
+		for (unsigned p = 0; p < n->pairs; p++) {
+			struct vq *q = &n->d->q[2 * p];
+			uint32_t len;
+			const uint8_t *b;
+			struct buf back;
+
+			if (!vq_wait(q, 0, &len, NULL))
+				continue;
+			any = true;
+			b = g_ram(q->first_gpa[(q->last_id / 4) % 64], RXBUF);
+			others++;
+			for (int i = 0; b && i < FLOWS; i++)
+				if (!got[i] && len == HDR + sizeof(f[i]) && !memcmp(b + HDR, f[i], sizeof(f[i]))) {
+					got[i] = true;
+					seen++;
+					others--;
+					per_queue[p]++;
+				}
+			back = (struct buf){ q->first_gpa[(q->last_id / 4) % 64], RXBUF, true };
+			vq_post(q, &back, 1);
+		}
+		if (!any) {
+			if (waited >= 5000) {
+				int miss = 0;
+
+				while (miss < FLOWS && got[miss])
+					miss++;
+				return WHY("%u of %d frames came in within 5 s (%u/%u by queue, "
+					   "%u others; flow %d missing)", seen, FLOWS, per_queue[0],
+					   per_queue[1], others, miss);
+			}
+			g_wait_vector(n->d->q[0].vec, 20);
+			waited += 20;
+		}
+	}
+	return true;
+}
+
+/* The tap down, then up, from the host: the guest must hear of each
+ * through a configuration interrupt and see LINK_UP follow. */
+static bool link_flip(struct net *n, const char *tap, char *why)
+{
+	unsigned cfg_vec = n->d->q[n->d->nq - 1].vec + 1;	/* vdev_init: the next one */
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return WHY("SIOCGIFFLAGS %s: %s", tap, strerror(errno));
+	for (int up = 0; up < 2; up++) {
+		bool seen = false;
+
+		if (up)
+			ifr.ifr_flags |= IFF_UP;
+		else
+			ifr.ifr_flags &= ~IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+			close(s);
+			return WHY("SIOCSIFFLAGS %s: %s", tap, strerror(errno));
+		}
+		for (int i = 0; i < 50 && !seen; i++)
+			seen = g_wait_vector(cfg_vec, 100) && (cfg_read(n->d, 6, 2) & 1) == (unsigned)up;
+		if (!seen) {
+			close(s);
+			return WHY("link %s: no configuration interrupt with LINK_UP %s within 5 s",
+				   up ? "up" : "down", up ? "set" : "clear");
+		}
+	}
+	close(s);
+	return true;
 }
 
 void test_net(struct vdev *d, const char *tap)
 {
-	char why[160], name[32];
-	uint8_t mac[6];
-	uint64_t rxbase;
-	int sock;
+	char why[160], name[32], counts[64] = "";
+	struct net n = { .d = d, .pairs = 1, .sock = -1 };
+	unsigned per_queue[PAIRS_MAX] = { 0 }, max;
 
 	snprintf(name, sizeof(name), "%s-init", d->name);
-	if (!vdev_init(d, NET_F_MAC | NET_F_STATUS, 2, why))
+	max = (unsigned)cfg_read(d, 8, 2);
+	if (!vdev_init(d, NET_F_MAC | NET_F_STATUS | NET_F_CTRL_VQ | NET_F_MQ, 2 * PAIRS_MAX + 1,
+		       why))
 		return fail(name, "%s", why);
-	if (d->nq < 2 || d->q[0].size < 4 * NRX)
-		return fail(name, "%u queues of %u", d->nq, d->q[0].size);
+	if (d->features & NET_F_MQ)
+		n.pairs = max < PAIRS_MAX ? max : PAIRS_MAX;
+	if (!(d->features & NET_F_CTRL_VQ) || d->nq < 2 * n.pairs + 1)
+		return fail(name, "features 0x%llx, %u queues for %u pairs",
+			    (unsigned long long)d->features, d->nq, n.pairs);
+	if (max > PAIRS_MAX)
+		return fail(name, "%u queue pairs offered; this program drives %d", max, PAIRS_MAX);
 	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)cfg_read(d, i, 1);
-	if (!(mac[0] & 2) || (mac[0] & 1))
-		return fail(name, "MAC %02x:...: not a locally administered unicast", mac[0]);
-	pass(name, "MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s", mac[0], mac[1], mac[2], mac[3],
-	     mac[4], mac[5], cfg_read(d, 6, 2) & 1 ? "up" : "down");
-	rxbase = galloc(NRX * RXBUF, 4096);
-	for (unsigned i = 0; i < NRX; i++) {
-		struct buf b = { rxbase + i * RXBUF, RXBUF, true };
+		n.mac[i] = (uint8_t)cfg_read(d, i, 1);
+	if (!(n.mac[0] & 2) || (n.mac[0] & 1))
+		return fail(name, "MAC %02x:...: not a locally administered unicast", n.mac[0]);
+	if (n.pairs > 1) {
+		uint16_t pairs = (uint16_t)n.pairs;
 
-		vq_post(&d->q[0], &b, 1);
+		if (!ctrl(&n, 4, 0, &pairs, 2, why))	/* MQ, VQ_PAIRS_SET */
+			return fail(name, "VQ_PAIRS_SET %u: %s", n.pairs, why);
+	}
+	pass(name, "MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s, %u queue pair(s) in use",
+	     n.mac[0], n.mac[1], n.mac[2], n.mac[3], n.mac[4], n.mac[5],
+	     cfg_read(d, 6, 2) & 1 ? "up" : "down", n.pairs);
+	for (unsigned p = 0; p < n.pairs; p++) {
+		n.rx[p] = galloc(NRX * RXBUF, 4096);
+		for (unsigned i = 0; i < NRX; i++) {
+			struct buf b = { n.rx[p] + i * RXBUF, RXBUF, true };
+
+			vq_post(&d->q[2 * p], &b, 1);
+		}
 	}
 	snprintf(name, sizeof(name), "%s-tap", d->name);
 	if (!tap || !*tap)
 		return fail(name, "no tap named (KVMFAKE_TAP)");
-	sock = tap_socket(tap, why);
-	if (sock < 0)
+	n.sock = tap_socket(tap, why);
+	if (n.sock < 0)
 		return fail(name, "%s", why);
-	if (!net_tx(d, sock, mac, why)) {
-		close(sock);
-		return fail(name, "transmit: %s", why);
-	}
-	if (!net_rx(d, sock, mac, rxbase, why)) {
-		close(sock);
+	for (unsigned p = 0; p < n.pairs; p++)
+		if (!net_tx(&n, p, why)) {
+			close(n.sock);
+			return fail(name, "transmit: %s", why);
+		}
+	if (!net_rx(&n, per_queue, why)) {
+		close(n.sock);
 		return fail(name, "receive: %s", why);
 	}
-	close(sock);
-	pass(name, "a frame out to %s and one back in, byte for byte", tap);
+	close(n.sock);
+	for (unsigned p = 0; p < n.pairs; p++)
+		snprintf(counts + strlen(counts), sizeof(counts) - strlen(counts), "%s%u",
+			 p ? "/" : "", per_queue[p]);
+	pass(name, "a frame out of each of %u pair(s) to %s; %d UDP flows in, byte for byte, "
+	     "over the receive queues as %s", n.pairs, tap, FLOWS, counts);
+
+	snprintf(name, sizeof(name), "%s-link", d->name);
+	if (!link_flip(&n, tap, why))
+		return fail(name, "%s", why);
+	pass(name, "%s down and up: a configuration interrupt and LINK_UP each time", tap);
 }

@@ -352,6 +352,7 @@ void vq_post(struct vq *q, const struct buf *b, unsigned n)
 		w(dsc + 12, (i + 1 < n ? D_NEXT : 0) | (b[i].writable ? D_WRITE : 0), 2);
 		w(dsc + 14, (head + i + 1) % q->size, 2);
 	}
+	q->first_gpa[(head / 4) % 64] = b[0].gpa;
 	w(q->avail + 4 + 2 * (q->next_avail % q->size), head, 2);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	q->next_avail++;

@@ -34,6 +34,7 @@ struct vq {
 	uint64_t notify;		/* where a kick is written */
 	uint16_t next_avail, used_seen;
 	uint32_t last_id;		/* the head of the last used entry */
+	uint64_t first_gpa[64];		/* each chain's first buffer, by head / 4 */
 };
 
 struct buf {
