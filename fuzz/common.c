@@ -2,6 +2,7 @@
 /* Shared by the harnesses: see fuzz.h. */
 #include "fuzz/fuzz.h"
 
+#include <errno.h>
 #include <sanitizer/common_interface_defs.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,8 +14,11 @@
 #include "vmm/crc32c.h"
 #include "vmm/snapshot.h"
 #include "devices/pci.h"
+#include "tests/fake_kvm.h"
+#include "tests/fake_vm.h"
 #include "tests/vpci_driver.h"
 #include "virtio/pci.h"
+#include "vmm/err.h"
 #include "vmm/iothread.h"
 
 struct guest_mem fuzz_ram;
@@ -106,6 +110,50 @@ bool ring_input_load(const uint8_t *data, size_t len, unsigned max_log2, struct 
 	return true;
 }
 
+uint64_t ring_input_features(const struct ring_input *in, uint64_t offered)
+{
+	if (!(in->features & RING_F_EVENT_IDX))
+		offered &= ~(1ULL << VIRTQ_F_EVENT_IDX);
+	if (!(in->features & RING_F_INDIRECT))
+		offered &= ~(1ULL << VIRTQ_F_INDIRECT_DESC);
+	return offered;
+}
+
+void ring_check_used(const struct ring_input *in)
+{
+	uint16_t used;
+
+	memcpy(&used, ram_ptr(USED_GPA + 2, 2), 2);
+	for (unsigned i = 0; i < used && i < in->size; i++) {
+		uint32_t id;
+
+		memcpy(&id, ram_ptr(USED_GPA + 4 + 8ULL * i, 4), 4);
+		FUZZ_CHECK(id < in->size, "used entry %u: id %u, queue size %u", i, id, in->size);
+	}
+}
+
+/* ---- the device harnesses' host ---- */
+
+static struct fake_kvm host_kvm;
+
+void fuzz_host_init(struct fuzz_host *h)
+{
+	fio_reset();
+	bus_init(&h->pio, "pio");
+	bus_init(&h->mmio, "mmio");
+	FUZZ_CHECK(pci_host_init(&h->host, &h->pio, &h->mmio) == 0, "%s", err_msg());
+	FUZZ_CHECK(irq_router_init(&h->irq, &fake_kvm_ops, fake_kvm_reset(&host_kvm)) == 0, "%s",
+		   err_msg());
+	fake_vm_reset();
+}
+
+void fuzz_host_destroy(struct fuzz_host *h)
+{
+	irq_router_destroy(&h->irq);
+	bus_destroy(&h->pio);
+	bus_destroy(&h->mmio);
+}
+
 /* ---- the fake I/O thread ---- */
 
 #define FIO_PENDING	1024
@@ -116,7 +164,11 @@ static struct { struct io_op *op; int res; } pend[FIO_PENDING];
 static unsigned npend;
 static struct { int fd; struct io_op *op; } watches[FIO_WATCHES];
 static unsigned nwatch;
-static struct { iothread_hook_fn fn; void *opaque; } batch[FIO_HOOKS], idle[FIO_HOOKS];
+struct fio_hook {
+	iothread_hook_fn fn;
+	void *opaque;
+};
+static struct fio_hook batch[FIO_HOOKS], idle[FIO_HOOKS];
 static unsigned nbatch, nidle;
 
 void fio_reset(void)
@@ -141,22 +193,25 @@ int fio_watch(struct iothread *t, int fd, struct io_op *op)
 	return 0;
 }
 
+static int add_hook(struct fio_hook *list, unsigned *n, const char *what, iothread_hook_fn fn,
+		    void *opaque)
+{
+	FUZZ_CHECK(*n < FIO_HOOKS, "%u %s hooks", *n, what);
+	list[*n].fn = fn;
+	list[(*n)++].opaque = opaque;
+	return 0;
+}
+
 int fio_batch_hook(struct iothread *t, iothread_hook_fn fn, void *opaque)
 {
 	(void)t;
-	FUZZ_CHECK(nbatch < FIO_HOOKS, "%u batch hooks", nbatch);
-	batch[nbatch].fn = fn;
-	batch[nbatch++].opaque = opaque;
-	return 0;
+	return add_hook(batch, &nbatch, "batch", fn, opaque);
 }
 
 int fio_idle_hook(struct iothread *t, iothread_hook_fn fn, void *opaque)
 {
 	(void)t;
-	FUZZ_CHECK(nidle < FIO_HOOKS, "%u idle hooks", nidle);
-	idle[nidle].fn = fn;
-	idle[nidle++].opaque = opaque;
-	return 0;
+	return add_hook(idle, &nidle, "idle", fn, opaque);
 }
 
 void fio_run(void)
@@ -186,6 +241,31 @@ void fio_run(void)
 		if (!work)
 			return;
 	}
+}
+
+int ftap_set_vnet_hdr(struct tap *tap, int size)
+{
+	(void)tap, (void)size;
+	return 0;
+}
+
+int ftap_set_offload(struct tap *tap, unsigned tun_flags)
+{
+	(void)tap, (void)tun_flags;
+	return 0;
+}
+
+int ftap_link_up(struct tap *tap, bool *up)
+{
+	(void)tap;
+	*up = true;
+	return 0;
+}
+
+int ftap_cancel(struct iothread *t, struct io_op *op)
+{
+	(void)t, (void)op;
+	return -ENOENT;
 }
 
 /* ---- the driver ---- */

@@ -20,6 +20,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "devices/bus.h"
+#include "devices/pci.h"
+#include "vmm/irq.h"
 #include "vmm/memory.h"
 
 /* Crash with a message unless `cond` holds: a broken invariant is a bug. */
@@ -80,6 +83,11 @@ void ram_check_iov(const struct iovec *iov, unsigned n);
 /* Reset RAM and load a ring input; false (skip it) if it is too short.
  * The queue size is capped at 1 << max_log2. */
 bool ring_input_load(const uint8_t *data, size_t len, unsigned max_log2, struct ring_input *in);
+/* The device's offered features less the ring features (EVENT_IDX,
+ * INDIRECT_DESC) the input's header does not ask for. */
+uint64_t ring_input_features(const struct ring_input *in, uint64_t offered);
+/* Crash unless every used entry (at USED_GPA) names a descriptor. */
+void ring_check_used(const struct ring_input *in);
 
 /*
  * A fake I/O thread for device harnesses. Fake backends queue their
@@ -97,15 +105,36 @@ int fio_batch_hook(struct iothread *t, bool (*fn)(void *), void *opaque);
 int fio_idle_hook(struct iothread *t, bool (*fn)(void *), void *opaque);
 void fio_run(void);
 
+/* Stand-ins for the tap calls of struct net_io_ops (virtio/net.h) that the
+ * fake taps have no use for: any header size and offloads are taken, the
+ * link is up, and nothing is left to cancel (every completion runs at
+ * once). */
+struct tap;
+int ftap_set_vnet_hdr(struct tap *tap, int size);
+int ftap_set_offload(struct tap *tap, unsigned tun_flags);
+int ftap_link_up(struct tap *tap, bool *up);
+int ftap_cancel(struct iothread *t, struct io_op *op);
+
+/*
+ * Where the device harnesses put a device: fresh buses, a PCI host and an
+ * IRQ router over a fake KVM, built anew for each input. fuzz_host_init
+ * also resets the fake I/O thread and the fake VM.
+ */
+struct fuzz_host {
+	struct bus pio, mmio;
+	struct pci_host host;
+	struct irq_router irq;
+};
+
+void fuzz_host_init(struct fuzz_host *h);
+void fuzz_host_destroy(struct fuzz_host *h);
+
 /*
  * A minimal virtio-pci driver for device harnesses: it reaches the function
  * through PCI config space and the MMIO bus, as a guest does, and relies on
  * the transport's fixed BAR layout (virtio/pci.h). The check-based
  * tests/vpci_driver.c cannot run outside a check test runner.
  */
-struct pci_host;
-struct bus;
-
 struct vdrv {
 	struct pci_host *host;
 	struct bus *mmio;

@@ -20,7 +20,8 @@ FUZZ_LDLIBS	?= -luring -lfdt -lcap-ng -lnuma -lseccomp -ljson-c -lpthread
 
 FUZZ_LIBSRCS	:= $(filter-out vmm/main.c,$(wildcard vmm/*.c arch/x86/*.c devices/*.c virtio/*.c))
 # Shared by the harnesses; the tests/ fakes stand in for KVM and the VM.
-FUZZ_HELPERS	:= fuzz/common.c fuzz/state_devs.c tests/fake_vm.c tests/fake_kvm.c
+FUZZ_HELPERS	:= fuzz/common.c fuzz/state_devs.c fuzz/state_x86fake.c tests/fake_vm.c \
+		   tests/fake_kvm.c
 FUZZ_NAMES	:= $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS	:= $(FUZZ_NAMES:%=$(FUZZ_OUT)/fuzz_%)
 
@@ -64,12 +65,14 @@ $(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o $(FUZZ_HELPERS:%.c=$(FUZZ_OUT)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LDLIBS)
 
 # The seed generator: plain host build, with the unit tests' kernel fixtures.
-$(FUZZ_OUT)/gen-seeds: fuzz/gen_seeds.c tests/boot_fixtures.c | $(FUZZ_OUT)/.deps-ok
+$(FUZZ_OUT)/gen-seeds: fuzz/gen_seeds.c fuzz/gen_seeds_ring.c fuzz/gen_seeds_out.c \
+		      tests/boot_fixtures.c | $(FUZZ_OUT)/.deps-ok
 	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -o $@ $^ $(FUZZ_CHECK_LIBS)
 
 # The state seeds come from kite's own save code, so their generator links
 # the harnesses' objects (clang, sanitizers, no libFuzzer main).
 $(FUZZ_OUT)/gen-seeds-state: $(FUZZ_OUT)/obj/fuzz/gen_seeds_state.o \
+			     $(FUZZ_OUT)/obj/fuzz/gen_seeds_out.o \
 			     $(FUZZ_HELPERS:%.c=$(FUZZ_OUT)/obj/%.o) $(FUZZ_OUT)/libkite.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -o $@ $^ $(FUZZ_LDLIBS)
 

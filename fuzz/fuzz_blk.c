@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "fuzz/fuzz.h"
-#include "tests/fake_kvm.h"
 #include "tests/fake_vm.h"
 #include "virtio/blk.h"
 #include "vmm/err.h"
@@ -132,10 +131,7 @@ static const struct blk_io_ops fuzz_io = {
 
 /* ---- one run ---- */
 
-static struct bus pio, mmio;
-static struct pci_host host;
-static struct fake_kvm kvm;
-static struct irq_router irq;
+static struct fuzz_host h;
 static struct vdrv drv;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -148,7 +144,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_blk *blk;
 	struct virtio_blk_opts o;
 	uint64_t features;
-	uint16_t used;
 
 	if (!ring_input_load(data, size, 5, &in))
 		return 0;
@@ -160,26 +155,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.can_discard = !(flags & BLK_NO_DZ), .can_zero = !(flags & BLK_NO_DZ),
 		.serial = "KITE-FUZZ-0001", .path = "fuzz.img",
 	};
-	fio_reset();
-
-	bus_init(&pio, "pio");
-	bus_init(&mmio, "mmio");
-	FUZZ_CHECK(pci_host_init(&host, &pio, &mmio) == 0, "%s", err_msg());
-	FUZZ_CHECK(irq_router_init(&irq, &fake_kvm_ops, fake_kvm_reset(&kvm)) == 0, "%s", err_msg());
-	fake_vm_reset();
+	fuzz_host_init(&h);
 	o = (struct virtio_blk_opts){
 		.disk = &disk, .threads = threads, .nthreads = 1, .num_queues = 1,
 		.queue_size = 128, .poll = flags & BLK_POLL, .io = &fuzz_io,
 	};
-	FUZZ_CHECK(virtio_blk_create(&blk, FAKE_VM, &host, &irq, &fuzz_ram, &o) == 0, "%s",
+	FUZZ_CHECK(virtio_blk_create(&blk, FAKE_VM, &h.host, &h.irq, &fuzz_ram, &o) == 0, "%s",
 		   err_msg());
-	vdrv_attach(&drv, &host, &mmio, virtio_pci_func(virtio_blk_transport(blk))->slot);
+	vdrv_attach(&drv, &h.host, &h.mmio, virtio_pci_func(virtio_blk_transport(blk))->slot);
 
-	features = vdrv_device_features(&drv);
-	if (!(in.features & RING_F_EVENT_IDX))
-		features &= ~(1ULL << VIRTQ_F_EVENT_IDX);
-	if (!(in.features & RING_F_INDIRECT))
-		features &= ~(1ULL << VIRTQ_F_INDIRECT_DESC);
+	features = ring_input_features(&in, vdrv_device_features(&drv));
 	if (in.extra & 1)
 		features &= ~(1ULL << VIRTIO_BLK_F_FLUSH);
 	if (in.extra & 2)
@@ -189,21 +174,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vdrv_start(&drv, features, 0, &in);
 	vdrv_kick(&drv, 0);
 	fio_run();
-
-	/* Every used entry names a descriptor of the queue. */
-	memcpy(&used, ram_ptr(USED_GPA + 2, 2), 2);
-	for (unsigned i = 0; i < used && i < in.size; i++) {
-		uint32_t id;
-
-		memcpy(&id, ram_ptr(USED_GPA + 4 + 8ULL * i, 4), 4);
-		FUZZ_CHECK(id < in.size, "used entry %u: id %u, queue size %u", i, id, in.size);
-	}
+	ring_check_used(&in);
 
 	/* Reset waits until no request is in flight. */
 	vdrv_reset(&drv);
 	virtio_blk_destroy(blk);
-	irq_router_destroy(&irq);
-	bus_destroy(&pio);
-	bus_destroy(&mmio);
+	fuzz_host_destroy(&h);
 	return 0;
 }

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "fuzz/fuzz.h"
-#include "tests/fake_kvm.h"
 #include "tests/fake_vm.h"
 #include "virtio/net.h"
 #include "vmm/err.h"
@@ -75,28 +74,10 @@ static int f_poll(struct iothread *t, int fd, unsigned events, struct io_op *op)
 	return fio_later(op, (int)events);
 }
 
-static int f_cancel(struct iothread *t, struct io_op *op)
-{
-	(void)t, (void)op;
-	return -ENOENT;		/* nothing waits: every completion runs at once */
-}
-
 static unsigned f_sq_space(struct iothread *t)
 {
 	(void)t;
 	return flags & NET_SQ_SMALL ? 3 : 256;
-}
-
-static int f_tap(struct tap *tap, int v)
-{
-	(void)tap, (void)v;
-	return 0;
-}
-
-static int f_offload(struct tap *tap, unsigned tun_flags)
-{
-	(void)tap, (void)tun_flags;
-	return 0;
 }
 
 static int f_set_queue(struct tap *tap, unsigned idx, bool attach)
@@ -106,24 +87,14 @@ static int f_set_queue(struct tap *tap, unsigned idx, bool attach)
 	return attach && (flags & NET_NO_QUEUE) ? err_set(EINVAL, "no queue %u", idx) : 0;
 }
 
-static int f_link(struct tap *tap, bool *up)
-{
-	(void)tap;
-	*up = true;
-	return 0;
-}
-
 static const struct net_io_ops fuzz_io = {
-	.readv = f_readv, .writev = f_writev, .poll = f_poll, .cancel = f_cancel,
+	.readv = f_readv, .writev = f_writev, .poll = f_poll, .cancel = ftap_cancel,
 	.sq_space = f_sq_space, .watch_eventfd = fio_watch, .add_batch_hook = fio_batch_hook,
-	.set_vnet_hdr = f_tap, .set_offload = f_offload, .set_queue = f_set_queue,
-	.link_up = f_link, .link_events = f_link,
+	.set_vnet_hdr = ftap_set_vnet_hdr, .set_offload = ftap_set_offload,
+	.set_queue = f_set_queue, .link_up = ftap_link_up, .link_events = ftap_link_up,
 };
 
-static struct bus pio, mmio;
-static struct pci_host host;
-static struct fake_kvm kvm;
-static struct irq_router irq;
+static struct fuzz_host h;
 static struct vdrv drv;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -150,28 +121,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_net *net;
 	uint64_t features;
 	unsigned queue;
-	uint16_t used;
 
 	if (!ring_input_load(data, size, 6, &in))
 		return 0;
 	flags = in.flags;
 	writes = 0;
 	cancel_rest = false;
-	fio_reset();
-	bus_init(&pio, "pio");
-	bus_init(&mmio, "mmio");
-	FUZZ_CHECK(pci_host_init(&host, &pio, &mmio) == 0, "%s", err_msg());
-	FUZZ_CHECK(irq_router_init(&irq, &fake_kvm_ops, fake_kvm_reset(&kvm)) == 0, "%s", err_msg());
-	fake_vm_reset();
-	FUZZ_CHECK(virtio_net_create(&net, FAKE_VM, &host, &irq, &fuzz_ram, &o) == 0, "%s",
+	fuzz_host_init(&h);
+	FUZZ_CHECK(virtio_net_create(&net, FAKE_VM, &h.host, &h.irq, &fuzz_ram, &o) == 0, "%s",
 		   err_msg());
-	vdrv_attach(&drv, &host, &mmio, virtio_pci_func(virtio_net_transport(net))->slot);
+	vdrv_attach(&drv, &h.host, &h.mmio, virtio_pci_func(virtio_net_transport(net))->slot);
 
-	features = vdrv_device_features(&drv);
-	if (!(in.features & RING_F_EVENT_IDX))
-		features &= ~(1ULL << VIRTQ_F_EVENT_IDX);
-	if (!(in.features & RING_F_INDIRECT))
-		features &= ~(1ULL << VIRTQ_F_INDIRECT_DESC);
+	features = ring_input_features(&in, vdrv_device_features(&drv));
 	for (unsigned i = 0; i < sizeof(refuse) / sizeof(refuse[0]); i++)
 		if (in.extra & refuse[i].bit)
 			features &= ~refuse[i].features;
@@ -180,20 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vdrv_start(&drv, features, queue, &in);
 	vdrv_kick(&drv, queue);
 	fio_run();
-
-	/* Every used entry names a descriptor of the queue. */
-	memcpy(&used, ram_ptr(USED_GPA + 2, 2), 2);
-	for (unsigned i = 0; i < used && i < in.size; i++) {
-		uint32_t id;
-
-		memcpy(&id, ram_ptr(USED_GPA + 4 + 8ULL * i, 4), 4);
-		FUZZ_CHECK(id < in.size, "used entry %u: id %u, queue size %u", i, id, in.size);
-	}
+	ring_check_used(&in);
 
 	vdrv_reset(&drv);
 	virtio_net_destroy(net);
-	irq_router_destroy(&irq);
-	bus_destroy(&pio);
-	bus_destroy(&mmio);
+	fuzz_host_destroy(&h);
 	return 0;
 }

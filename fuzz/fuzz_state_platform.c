@@ -248,34 +248,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len, len2;
 	void *t = state_input_tree(data, size, &len), *t2 = NULL;
 	enum which w;
-	const void *blob;
 	int r;
 
 	if (!t)
 		return 0;
-	if (state_check(t, len)) {
-		free(t);
-		return 0;
-	}
-	state_walk(t);
 	w = (enum which)(data[0] % W_N);
 	make(&a, w);
 	err_clear();
 	r = restore(&a, t, state_node(t, 0, STATE_NODE));
-	state_note("restore", r);
-	FUZZ_CHECK(r <= 0, "restore returned %d", r);
-	if (r)
-		FUZZ_CHECK(err_msg()[0], "restore failed (%d) without a message", r);
-	if (!r) {
+	if (state_restored("restore", r)) {
 		FUZZ_CHECK(state_begin(&st) == 0, "%s", err_msg());
 		FUZZ_CHECK(save(&a, &st, state_add_node(&st, 0, STATE_NODE)) == 0,
 			   "save after a restore: %s", err_msg());
-		FUZZ_CHECK(state_finish(&st, &blob, &len2) == 0, "%s", err_msg());
-		t2 = malloc(len2);
-		FUZZ_CHECK(t2, "%zu bytes", len2);
-		memcpy(t2, blob, len2);
+		t2 = state_tree_copy(&st, &len2);
 		state_free(&st);
-		FUZZ_CHECK(state_check(t2, len2) == 0, "%s", err_msg());
 	}
 	exercise(&a);
 	unmake(&a);

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
@@ -24,6 +23,7 @@
 #include "devices/reset.h"
 #include "devices/uart.h"
 #include "fuzz/fuzz.h"
+#include "fuzz/gen_seeds.h"
 #include "fuzz/state_devs.h"
 #include "tests/fake_vm.h"
 #include "virtio/net_impl.h"
@@ -35,30 +35,6 @@
 #include "vmm/snapshot.h"
 #include "vmm/state.h"
 #include "vmm/vm.h"
-
-static const char *out_dir;
-static unsigned written;
-
-static void write_seed(const char *harness, const char *name, const void *a, size_t alen,
-		       const void *b, size_t blen)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", out_dir, harness);
-	if (mkdir(path, 0755) && errno != EEXIST) {
-		perror(path);
-		exit(1);
-	}
-	snprintf(path, sizeof(path), "%s/%s/%s", out_dir, harness, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(a, 1, alen, f) != alen || (blen && fwrite(b, 1, blen, f) != blen) ||
-	    fclose(f)) {
-		perror(path);
-		exit(1);
-	}
-	written++;
-}
 
 /* Die with the reason: a seed that cannot be made is a broken generator. */
 static void must(int r, const char *what)
@@ -480,19 +456,11 @@ static void snapshot_seeds(void)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIR\n", argv[0]);
-		return 2;
-	}
-	out_dir = argv[1];
-	if (mkdir(out_dir, 0755) && errno != EEXIST) {
-		perror(out_dir);
-		return 1;
-	}
+	seeds_open(argc, argv);
 	virtio_seeds();
 	platform_seeds();
 	x86_seeds();
 	snapshot_seeds();
-	printf("gen_seeds_state: %u seeds in %s\n", written, out_dir);
+	seeds_done("gen_seeds_state");
 	return 0;
 }

@@ -34,7 +34,9 @@
 /* ---- the state tree as the harnesses take it ---- */
 
 /* The tree of an input, copied into an exact-size 8-aligned buffer (so
- * ASan sees any read past it); NULL if there is none. Free with free(). */
+ * ASan sees any read past it); NULL if there is none or it fails
+ * state_check() (as snapshot_read_fd makes sure a tree does). One that
+ * passes has been walked (state_walk). Free with free(). */
 void *state_input_tree(const uint8_t *data, size_t size, size_t *len);
 /* Every getter of vmm/state.h on every property of every node, and
  * state_node/state_has on every child: the reader on its own. The tree
@@ -44,6 +46,13 @@ void state_walk(const void *fdt);
 /* With KITE_FUZZ_VERBOSE set, say how a restore (or read) ended: to see
  * what a seed or a regression input does. */
 void state_note(const char *what, int r);
+/* Note how a restore ended and check it ended as one must: 0, or an error
+ * that says why. True if it restored. */
+bool state_restored(const char *what, int r);
+struct state_tree;
+/* The tree st holds (saved after a restore), finished and copied like an
+ * input's; it must pass state_check(). Free with free(); st stays st's. */
+void *state_tree_copy(struct state_tree *st, size_t *len);
 
 /* ---- virtio devices ---- */
 
@@ -113,9 +122,7 @@ struct snap_shape;
 void snapfuzz_mem(struct guest_mem *mem);
 void snapfuzz_shape(struct snap_shape *s, const struct guest_mem *mem);
 
-#endif
-
-/* ---- x86: a fake KVM behind struct x86_kvm_ops ---- */
+/* ---- x86: a fake KVM behind struct x86_kvm_ops (state_x86fake.c) ---- */
 
 #define X86F_CPUS	2
 
@@ -140,3 +147,5 @@ struct x86fake {
 extern const struct x86_kvm_ops x86fake_ops;
 /* Checks every set against what KVM takes; GETs hand out fixed data. */
 void x86fake_init(struct x86fake *f, uint8_t flags);
+
+#endif

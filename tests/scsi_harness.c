@@ -9,144 +9,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "tests/fake_kvm.h"
 #include "tests/fake_vm.h"
-
-/* ---- the fake backend and I/O thread ---- */
-
-static struct { struct io_op *op; int res; } pend[64];
-static struct { int fd; struct io_op *op; } watches[8];
-static struct { iothread_hook_fn fn; void *opaque; } hooks[8];
-static char thread_a, thread_b;
-
-static void queue_done(struct io_op *op, int res)
-{
-	ck_assert_uint_lt(sh.npend, 64);
-	pend[sh.npend].op = op;
-	pend[sh.npend++].res = res;
-}
-
-static int fake_readv(struct disk *d, struct iothread *t, const struct iovec *iov, unsigned n,
-		      uint64_t off, struct io_op *op)
-{
-	(void)t;
-	if (sh.null_mode)
-		return 1;
-	queue_done(op, (int)preadv(d->fd, iov, n, off));
-	return 0;
-}
-
-static int fake_writev(struct disk *d, struct iothread *t, const struct iovec *iov, unsigned n,
-		       uint64_t off, struct io_op *op)
-{
-	(void)t;
-	if (sh.null_mode)
-		return 1;
-	queue_done(op, (int)pwritev(d->fd, iov, n, off));
-	return 0;
-}
-
-static int fake_flush(struct disk *d, struct iothread *t, struct io_op *op)
-{
-	(void)t;
-	queue_done(op, fdatasync(d->fd));
-	return 0;
-}
-
-static int zero_range(struct disk *d, uint64_t off, uint64_t len, struct io_op *op)
-{
-	static const char z[512];
-
-	for (uint64_t o = 0; o < len; o += 512)
-		ck_assert_int_eq(pwrite(d->fd, z, 512, off + o), 512);
-	queue_done(op, 0);
-	return 0;
-}
-
-static int fake_discard(struct disk *d, struct iothread *t, uint64_t off, uint64_t len,
-			struct io_op *op)
-{
-	(void)t;
-	sh.ndiscard++;
-	return zero_range(d, off, len, op);
-}
-
-static int fake_zero(struct disk *d, struct iothread *t, uint64_t off, uint64_t len,
-		     struct io_op *op)
-{
-	(void)t;
-	sh.nzero++;
-	return zero_range(d, off, len, op);
-}
-
-static void fake_null_fill(const struct iovec *iov, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		memset(iov[i].iov_base, 0, iov[i].iov_len);
-}
-
-static int fake_watch(struct iothread *t, int fd, struct io_op *op)
-{
-	(void)t;
-	watches[sh.nwatch].fd = fd;
-	watches[sh.nwatch++].op = op;
-	return 0;
-}
-
-static int fake_hook(struct iothread *t, iothread_hook_fn fn, void *opaque)
-{
-	sh.hook_thread[sh.nhooks] = t;
-	hooks[sh.nhooks].fn = fn;
-	hooks[sh.nhooks++].opaque = opaque;
-	return 0;
-}
-
-static const struct blk_io_ops fake_io = {
-	.readv = fake_readv, .writev = fake_writev, .flush = fake_flush,
-	.discard = fake_discard, .write_zeroes = fake_zero, .null_fill = fake_null_fill,
-	.watch_eventfd = fake_watch, .add_batch_hook = fake_hook,
-};
-
-/* What an I/O thread does: kicks, then completions, then the batch hooks;
- * until quiet. */
-void sh_run_io(void)
-{
-	bool again = true;
-
-	while (again) {
-		again = false;
-		for (unsigned i = 0; i < sh.nwatch; i++) {
-			uint64_t v;
-
-			if (read(watches[i].fd, &v, 8) == 8) {
-				watches[i].op->complete(watches[i].op, 1, 0);
-				again = true;
-			}
-		}
-		while (!sh.hold && sh.npend) {
-			struct io_op *op = pend[0].op;
-			int res = pend[0].res;
-
-			memmove(pend, pend + 1, --sh.npend * sizeof(pend[0]));
-			op->complete(op, res, 0);
-			again = true;
-		}
-		for (unsigned i = 0; i < sh.nhooks; i++)
-			if (hooks[i].fn(hooks[i].opaque))
-				again = true;
-	}
-}
+#include "tests/state_fake.h"
 
 /* ---- the test driver ---- */
 
 struct scsi_harness sh;
 
-static struct bus pio, mmio;
-static struct pci_host host;
-static struct fake_kvm *k;
-static struct irq_router ir;
+static struct side vm;		/* buses, PCI host, IRQ router; the driver is sh.d */
 static struct vq_fake vf;
 static struct disk *disk_list[NDISKS] = { &sh.disks[0], &sh.disks[1], &sh.disks[2] };
+static char thread_a, thread_b;
 
 void *sh_host_ptr(uint64_t gpa)
 {
@@ -155,43 +28,30 @@ void *sh_host_ptr(uint64_t gpa)
 
 uint16_t sh_chain(struct dq *q, const struct seg *s, unsigned n)
 {
-	uint16_t head = q->next;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t me = (head + i) % QSIZE;
-
-		vq_fake_desc(&vf, q->desc, me, s[i].gpa, s[i].len,
-			     (s[i].w ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0),
-			     (me + 1) % QSIZE);
-	}
-	q->next = (head + n) % QSIZE;
-	*(uint16_t *)sh_host_ptr(q->avail + 4 + 2 * (q->aidx % QSIZE)) = head;
-	q->aidx++;
-	__atomic_store_n((uint16_t *)sh_host_ptr(q->avail + 2), q->aidx, __ATOMIC_RELEASE);
-	return head;
+	return vq_fake_dq_chain(&vf, q, s, n);
 }
 
 bool sh_has_used(struct dq *q)
 {
-	return __atomic_load_n((uint16_t *)sh_host_ptr(q->used + 2), __ATOMIC_ACQUIRE) != q->last_used;
+	return vq_fake_dq_has_used(&vf, q);
 }
 
-/* Next used element; fails the test if there is none. */
 void sh_used(struct dq *q, uint32_t *id, uint32_t *len)
 {
-	uint8_t *e;
-
-	ck_assert_msg(sh_has_used(q), "no used buffer on queue %u", q->idx);
-	e = sh_host_ptr(q->used + 4 + 8 * (q->last_used % QSIZE));
-	memcpy(id, e, 4);
-	memcpy(len, e + 4, 4);
-	q->last_used++;
+	vq_fake_dq_used(&vf, q, id, len);
 }
 
 void sh_kick(struct dq *q)
 {
 	vpd_notify(&sh.d, q->idx);
-	sh_run_io();
+	sf_run();
+}
+
+void sh_send(struct dq *q, const struct seg *s, unsigned n, uint32_t *id, uint32_t *len)
+{
+	sh_chain(q, s, n);
+	sh_kick(q);
+	sh_used(q, id, len);
 }
 
 /* lun[8] for LUN 0 of target t, flat space addressing (as Linux sends). */
@@ -290,18 +150,13 @@ void sh_setup(void)
 					(struct iothread *)&thread_b };
 	struct virtio_scsi_opts o = {
 		.disks = disk_list, .ndisks = NDISKS, .threads = threads, .nthreads = 2,
-		.num_queues = 2, .queue_size = QSIZE, .io = &fake_io,
+		.num_queues = 2, .queue_size = QSIZE, .io = &sf_io,
 	};
 
-	bus_init(&pio, "pio");
-	bus_init(&mmio, "mmio");
-	ck_assert_int_eq(pci_host_init(&host, &pio, &mmio), 0);
-	k = calloc(1, sizeof(*k));
-	ck_assert_int_eq(irq_router_init(&ir, &fake_kvm_ops, fake_kvm_reset(k)), 0);
+	side_init(&vm);
 	vq_fake_init(&vf, QSIZE);
 	fake_vm_reset();
-	sh.npend = sh.nwatch = sh.nhooks = sh.ndiscard = sh.nzero = 0;
-	sh.hold = sh.null_mode = false;
+	sf_reset();
 	for (unsigned i = 0; i < NDISKS; i++) {
 		struct disk *dk = &sh.disks[i];
 
@@ -322,8 +177,8 @@ void sh_setup(void)
 	sh.eventq = (struct dq){ 1, 0xb000, 0xc000, 0xd000, 0, 0, 0 };
 	sh.rq0 = (struct dq){ 2, VQF_DESC, VQF_AVAIL, VQF_USED, 0, 0, 0 };
 	sh.rq1 = (struct dq){ 3, 0xe000, 0xf000, 0x10000, 0, 0, 0 };
-	ck_assert_int_eq(virtio_scsi_create(&sh.scsi, FAKE_VM, &host, &ir, &vf.mem, &o), 0);
-	vpd_attach(&sh.d, &host, &mmio, virtio_pci_func(virtio_scsi_transport(sh.scsi))->slot);
+	ck_assert_int_eq(virtio_scsi_create(&sh.scsi, FAKE_VM, &vm.host, &vm.ir, &vf.mem, &o), 0);
+	vpd_attach(&sh.d, &vm.host, &vm.mmio, virtio_pci_func(virtio_scsi_transport(sh.scsi))->slot);
 	sh.features = vpd_device_features(&sh.d);
 	sh_queues_up();
 }
@@ -334,8 +189,5 @@ void sh_teardown(void)
 	for (unsigned i = 0; i < NDISKS; i++)
 		close(sh.disks[i].fd);
 	vq_fake_free(&vf);
-	irq_router_destroy(&ir);
-	free(k);
-	bus_destroy(&pio);
-	bus_destroy(&mmio);
+	side_free(&vm);
 }

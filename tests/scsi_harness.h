@@ -3,8 +3,8 @@
  * The virtio-scsi device under test (tests/test_scsi*.c): created on its
  * PCI transport and driven by a test driver on fake guest RAM (vq_fake),
  * three targets backed by memfds (target 2 read-only), and the disk and
- * I/O thread calls replaced by a synchronous backend whose completions
- * sh_run_io() runs as an I/O thread's batch would.
+ * I/O thread calls replaced by the synchronous backend of state_fake.h
+ * (sf), whose completions sf_run() runs as an I/O thread's batch would.
  */
 #ifndef KITE_TESTS_SCSI_HARNESS_H
 #define KITE_TESTS_SCSI_HARNESS_H
@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tests/state_fake.h"
 #include "tests/vpci_driver.h"
 #include "tests/vq_fake.h"
 #include "virtio/scsi.h"
@@ -24,16 +25,6 @@
 #define RESP_LEN	(12 + 96)	/* response header with the default sense_size */
 #define REQ_GPA(i)	(0x30000ULL + (i) * 0x200)
 #define RESP_GPA(i)	(REQ_GPA(i) + 0x100)
-
-/* One of the driver's queues. */
-struct dq {
-	unsigned idx;
-	uint64_t desc, avail, used;
-	uint16_t aidx, next, last_used;
-};
-
-/* A buffer of a chain: gpa, length, device-writable. */
-struct seg { uint64_t gpa; uint32_t len; int w; };
 
 /* A response as the driver reads it. */
 struct resp {
@@ -51,12 +42,6 @@ struct scsi_harness {
 	struct disk disks[NDISKS];
 	struct virtio_scsi *scsi;
 	uint64_t features;
-	bool hold;			/* leave completions queued */
-	bool null_mode;			/* prep calls answer 1, as the null backend */
-	unsigned npend;			/* completions queued */
-	unsigned ndiscard, nzero;	/* backend calls */
-	unsigned nwatch, nhooks;
-	struct iothread *hook_thread[8];
 };
 
 extern struct scsi_harness sh;
@@ -65,9 +50,6 @@ extern struct scsi_harness sh;
 void sh_setup(void);
 void sh_teardown(void);
 
-/* What an I/O thread does: kicks, then completions, then the batch hooks;
- * until quiet. */
-void sh_run_io(void);
 void *sh_host_ptr(uint64_t gpa);
 /* Put a chain on q and publish it; returns its head. */
 uint16_t sh_chain(struct dq *q, const struct seg *s, unsigned n);
@@ -75,6 +57,8 @@ bool sh_has_used(struct dq *q);
 /* The next used element; fails the test if there is none. */
 void sh_used(struct dq *q, uint32_t *id, uint32_t *len);
 void sh_kick(struct dq *q);
+/* sh_chain, sh_kick, then sh_used: the one completion of a chain. */
+void sh_send(struct dq *q, const struct seg *s, unsigned n, uint32_t *id, uint32_t *len);
 /* lun[8] for LUN 0 of target t, flat space addressing (as Linux sends). */
 const uint8_t *sh_lun0(unsigned t);
 /* A request header at gpa: lun, id, task_attr / prio / crn 0, the CDB. */

@@ -60,6 +60,25 @@ static int run_load(struct run *t)
 	return boot_load(&t->mem, &t->in, &t->entry);
 }
 
+/* Build s's image and load it, set up as run_init does: it must load. */
+static void load_elf(struct run *t, const struct elf_spec *s, uint64_t ram, size_t initrd_len,
+		     const char *cmdline, enum boot_proto proto)
+{
+	size_t len;
+	uint8_t *kimg = elf_make(s, &len);
+
+	run_init(t, ram, kimg, len, initrd_len, cmdline, proto);
+	ck_assert_msg(run_load(t) == 0, "%s", err_msg());
+}
+
+/* The protocol the loader chose, and where and how the vCPU starts. */
+static void check_entry(const struct run *t, enum boot_proto proto, int long_mode, uint64_t rip)
+{
+	ck_assert_int_eq(t->entry.proto, proto);
+	ck_assert_int_eq(t->entry.long_mode, long_mode);
+	ck_assert_uint_eq(t->entry.rip, rip);
+}
+
 static void run_free(struct run *t)
 {
 	fake_mem_free(&t->mem);
@@ -132,17 +151,12 @@ START_TEST(pvh_load)
 {
 	struct elf_spec s;
 	struct run t;
-	size_t len;
 	uint64_t si = BOOT_START_INFO_ADDR, initrd;
 
 	elf_spec_default(&s, _i);
-	uint8_t *kimg = elf_make(&s, &len);
-	run_init(&t, MiB(256), kimg, len, 0x5123, "console=ttyS0 root=/dev/vda", BOOT_AUTO);
-	ck_assert_msg(run_load(&t) == 0, "%s", err_msg());
+	load_elf(&t, &s, MiB(256), 0x5123, "console=ttyS0 root=/dev/vda", BOOT_AUTO);
 
-	ck_assert_int_eq(t.entry.proto, BOOT_PVH);
-	ck_assert_int_eq(t.entry.long_mode, 0);
-	ck_assert_uint_eq(t.entry.rip, 0x100020);
+	check_entry(&t, BOOT_PVH, 0, 0x100020);
 	ck_assert_uint_eq(t.entry.rbx, si);
 	ck_assert_uint_eq(t.entry.cr3, 0);
 	check_gdt(&t);
@@ -195,13 +209,10 @@ START_TEST(pvh_initrd_below_hole)
 {
 	struct elf_spec s;
 	struct run t;
-	size_t len;
 	uint64_t at;
 
 	elf_spec_default(&s, 1);
-	uint8_t *kimg = elf_make(&s, &len);
-	run_init(&t, GiB(4) + MiB(512), kimg, len, 0x3000, "x", BOOT_AUTO);
-	ck_assert_msg(run_load(&t) == 0, "%s", err_msg());
+	load_elf(&t, &s, GiB(4) + MiB(512), 0x3000, "x", BOOT_AUTO);
 	at = rd64(&t.mem, BOOT_START_INFO_ADDR + 0x40);
 	ck_assert_uint_eq(at, MMIO_HOLE_START - 0x3000);
 	check_initrd_bytes(&t, at);
@@ -233,19 +244,14 @@ START_TEST(linux64_load)
 {
 	struct elf_spec s;
 	struct run t;
-	size_t len;
 	uint64_t zp = BOOT_ZERO_PAGE_ADDR, initrd;
 
 	elf_spec_default(&s, 1);
 	s.note = NOTE_NONE;
 	s.load[0].vaddr = 0xffffffff80100000ULL;	/* like vmlinux: physical e_entry */
-	uint8_t *kimg = elf_make(&s, &len);
-	run_init(&t, MiB(512), kimg, len, 0x10000, "quiet", BOOT_AUTO);
-	ck_assert_msg(run_load(&t) == 0, "%s", err_msg());
+	load_elf(&t, &s, MiB(512), 0x10000, "quiet", BOOT_AUTO);
 
-	ck_assert_int_eq(t.entry.proto, BOOT_LINUX64);
-	ck_assert_int_eq(t.entry.long_mode, 1);
-	ck_assert_uint_eq(t.entry.rip, 0x100010);
+	check_entry(&t, BOOT_LINUX64, 1, 0x100010);
 	ck_assert_uint_eq(t.entry.rsi, zp);
 	check_gdt(&t);
 	check_page_tables(&t);
@@ -272,15 +278,12 @@ START_TEST(linux64_virtual_entry)
 {
 	struct elf_spec s;
 	struct run t;
-	size_t len;
 
 	elf_spec_default(&s, 1);
 	s.note = NOTE_NONE;
 	s.load[0].vaddr = 0xffffffff81000000ULL;
 	s.entry = 0xffffffff81000100ULL;
-	uint8_t *kimg = elf_make(&s, &len);
-	run_init(&t, MiB(64), kimg, len, 0, "", BOOT_LINUX64);
-	ck_assert_msg(run_load(&t) == 0, "%s", err_msg());
+	load_elf(&t, &s, MiB(64), 0, "", BOOT_LINUX64);
 	ck_assert_uint_eq(t.entry.rip, 0x100100);
 	ck_assert_uint_eq(rd32(&t.mem, BOOT_ZERO_PAGE_ADDR + 0x218), 0);	/* no initrd */
 	run_free(&t);
@@ -304,9 +307,7 @@ START_TEST(bzimage_load)
 	run_init(&t, MiB(256), img, len, 0x8000, "console=ttyS0", BOOT_AUTO);
 	ck_assert_msg(run_load(&t) == 0, "%s", err_msg());
 
-	ck_assert_int_eq(t.entry.proto, BOOT_BZIMAGE);
-	ck_assert_int_eq(t.entry.long_mode, 1);
-	ck_assert_uint_eq(t.entry.rip, 0x100200);
+	check_entry(&t, BOOT_BZIMAGE, 1, 0x100200);
 	ck_assert_uint_eq(t.entry.rsi, zp);
 	check_gdt(&t);
 	check_page_tables(&t);
@@ -406,20 +407,15 @@ START_TEST(multiboot_load)
 {
 	struct elf_spec s;
 	struct run t;
-	size_t len;
 	uint64_t mbi = BOOT_MBI_ADDR, mod, mmap;
 
 	elf_spec_default(&s, _i);
 	s.note = NOTE_NONE;
 	s.mb_offset = 0x400;
 	s.mb_flags = 0x3;
-	uint8_t *kimg = elf_make(&s, &len);
-	run_init(&t, MiB(128), kimg, len, 0x1800, "debug=1", BOOT_AUTO);
-	ck_assert_msg(run_load(&t) == 0, "%s", err_msg());
+	load_elf(&t, &s, MiB(128), 0x1800, "debug=1", BOOT_AUTO);
 
-	ck_assert_int_eq(t.entry.proto, BOOT_MULTIBOOT);
-	ck_assert_int_eq(t.entry.long_mode, 0);
-	ck_assert_uint_eq(t.entry.rip, 0x100010);
+	check_entry(&t, BOOT_MULTIBOOT, 0, 0x100010);
 	ck_assert_uint_eq(t.entry.rax, 0x2BADB002);
 	ck_assert_uint_eq(t.entry.rbx, mbi);
 	ck_assert_uint_eq(t.entry.cr3, 0);
@@ -452,15 +448,12 @@ START_TEST(multiboot_no_initrd)
 {
 	struct elf_spec s;
 	struct run t;
-	size_t len;
 
 	elf_spec_default(&s, 0);
 	s.note = NOTE_NONE;
 	s.mb_offset = 0x400;
 	s.mb_flags = 0x2;
-	uint8_t *kimg = elf_make(&s, &len);
-	run_init(&t, MiB(16), kimg, len, 0, "", BOOT_MULTIBOOT);
-	ck_assert_msg(run_load(&t) == 0, "%s", err_msg());
+	load_elf(&t, &s, MiB(16), 0, "", BOOT_MULTIBOOT);
 	ck_assert_uint_eq(rd32(&t.mem, BOOT_MBI_ADDR + 20), 0);
 	ck_assert_uint_eq(rd8(&t.mem, rd32(&t.mem, BOOT_MBI_ADDR + 16)), 0);	/* "" */
 	run_free(&t);

@@ -17,6 +17,7 @@
 #include "devices/reset.h"
 #include "devices/uart.h"
 #include "tests/fake_vm.h"
+#include "tests/state_util.h"
 #include "vmm/err.h"
 #include "vmm/state.h"
 
@@ -48,13 +49,9 @@ static void teardown(void)
 /* Pack what was saved and check it as an incoming tree would be. */
 static const void *saved(void)
 {
-	const void *blob;
 	size_t len;
 
-	ck_assert_int_eq(state_finish(&st, &blob, &len), 0);
-	tree = malloc(len);
-	memcpy(tree, blob, len);
-	ck_assert_int_eq(state_check(tree, len), 0);
+	tree = state_copy(&st, &len);
 	return tree;
 }
 

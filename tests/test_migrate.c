@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/state_util.h"
 #include "vmm/dirty.h"
 #include "vmm/err.h"
 #include "vmm/migrate.h"
@@ -28,12 +29,7 @@
 #define R1_PAGES	16
 #define R1_GPA		(4ULL << 30)
 
-struct fake_mem {
-	uint8_t *ram;
-	struct guest_mem mem;
-};
-
-static struct fake_mem src, dst;
+static struct split_ram src, dst;
 static void *tree;
 static size_t tree_len;
 
@@ -44,25 +40,6 @@ static bool always_dirty;	/* every take finds pages dirty: never converges */
 /* The destination's. */
 static int dst_take_over_err, dst_apply_err, applied;
 static uint64_t dst_mem_size_delta;
-
-static void mem_init(struct fake_mem *f, unsigned r0_pages)
-{
-	size_t total = (size_t)(r0_pages + R1_PAGES) * 4096;
-
-	f->ram = aligned_alloc(4096, total);
-	ck_assert_ptr_nonnull(f->ram);
-	memset(f->ram, 0, total);
-	memset(&f->mem, 0, sizeof(f->mem));
-	f->mem.fd = -1;
-	f->mem.base = f->ram;
-	f->mem.size = total;
-	f->mem.page_size = 4096;
-	f->mem.nregions = 2;
-	f->mem.regions[0] = (struct guest_region){ 0, (uint64_t)r0_pages * 4096, f->ram, 0 };
-	f->mem.regions[1] = (struct guest_region){ R1_GPA, R1_PAGES * 4096,
-						   f->ram + (size_t)r0_pages * 4096,
-						   (uint64_t)r0_pages * 4096 };
-}
 
 static int s_log_start(void *vm) { (void)vm; log_started++; return 0; }
 static void s_log_stop(void *vm) { (void)vm; log_stopped++; }
@@ -233,11 +210,10 @@ static void *proxy_thread(void *arg)
 static void setup(void)
 {
 	struct state_tree st;
-	const void *blob;
 
 	signal(SIGPIPE, SIG_IGN);
-	mem_init(&src, R0_PAGES);
-	mem_init(&dst, R0_PAGES);
+	split_ram_init(&src, R0_PAGES * 4096ULL, R1_GPA, R1_PAGES * 4096ULL);
+	split_ram_init(&dst, R0_PAGES * 4096ULL, R1_GPA, R1_PAGES * 4096ULL);
 	for (unsigned p = 0; p < R0_PAGES; p++)
 		if (p % 4 == 0 || p == 20)
 			memset(src.ram + p * 4096, (int)p + 1, 4096);
@@ -247,9 +223,7 @@ static void setup(void)
 	memset(dst.ram + 21 * 4096, 0xee, 4096);
 	ck_assert_int_eq(state_begin(&st), 0);
 	state_put_u32(&st, state_add_node(&st, 0, "dev@0"), "x", 77);
-	ck_assert_int_eq(state_finish(&st, &blob, &tree_len), 0);
-	tree = malloc(tree_len);
-	memcpy(tree, blob, tree_len);
+	tree = state_copy(&st, &tree_len);
 	state_free(&st);
 	log_started = log_stopped = takes = paused = unpaused = released = reclaimed = done = 0;
 	dst_take_over_err = dst_apply_err = applied = 0;

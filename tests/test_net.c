@@ -15,11 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/fake_kvm.h"
 #include "tests/fake_vm.h"
 #include "tests/vpci_driver.h"
 #include "tests/vq_fake.h"
 #include "tests/net_fake.h"
+#include "tests/state_fake.h"
 
 #define QSIZE		16
 #define PAIRS		NET_FAKE_PAIRS
@@ -38,22 +38,10 @@ static void tap_frame(unsigned pair, uint8_t flags, uint8_t gso, size_t len, uin
 
 /* ---- the test driver's rings ---- */
 
-struct dq {
-	unsigned idx;
-	uint64_t desc, avail, used;
-	uint16_t aidx, next, last_used;
-};
-
-struct seg { uint64_t gpa; uint32_t len; int w; };
-
-static struct bus pio, mmio;
-static struct pci_host host;
-static struct fake_kvm *k;
-static struct irq_router ir;
+static struct side vm;		/* buses, PCI host, IRQ router, the driver */
 static struct vq_fake vf;
 static struct tap tap;
 static struct virtio_net *net;
-static struct vpci_drv d;
 static struct dq q[NQ];
 static uint64_t offered;
 static const uint8_t mac[6] = { 0x02, 0x6b, 1, 2, 3, 4 };
@@ -66,20 +54,7 @@ static void *host_ptr(uint64_t gpa)
 
 static uint16_t chain(struct dq *dq, const struct seg *s, unsigned n)
 {
-	uint16_t head = dq->next;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t me = (head + i) % QSIZE;
-
-		vq_fake_desc(&vf, dq->desc, me, s[i].gpa, s[i].len,
-			     (s[i].w ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0),
-			     (me + 1) % QSIZE);
-	}
-	dq->next = (head + n) % QSIZE;
-	*(uint16_t *)host_ptr(dq->avail + 4 + 2 * (dq->aidx % QSIZE)) = head;
-	dq->aidx++;
-	__atomic_store_n((uint16_t *)host_ptr(dq->avail + 2), dq->aidx, __ATOMIC_RELEASE);
-	return head;
+	return vq_fake_dq_chain(&vf, dq, s, n);
 }
 
 /* One writable buffer per chain: a receive buffer. */
@@ -92,24 +67,17 @@ static uint16_t rxbuf(struct dq *dq, uint64_t gpa, uint32_t len)
 
 static bool has_used(struct dq *dq)
 {
-	return __atomic_load_n((uint16_t *)host_ptr(dq->used + 2), __ATOMIC_ACQUIRE) !=
-	       dq->last_used;
+	return vq_fake_dq_has_used(&vf, dq);
 }
 
 static void used(struct dq *dq, uint32_t *id, uint32_t *len)
 {
-	uint8_t *e;
-
-	ck_assert_msg(has_used(dq), "no used buffer on queue %u", dq->idx);
-	e = host_ptr(dq->used + 4 + 8 * (dq->last_used % QSIZE));
-	memcpy(id, e, 4);
-	memcpy(len, e + 4, 4);
-	dq->last_used++;
+	vq_fake_dq_used(&vf, dq, id, len);
 }
 
 static void kick(struct dq *dq)
 {
-	vpd_notify(&d, dq->idx);
+	vpd_notify(&vm.d, dq->idx);
 	net_fake_run();
 }
 
@@ -135,7 +103,7 @@ static void driver_up(uint64_t features)
 {
 	unsigned pairs = features & F(VIRTIO_NET_F_MQ) ? PAIRS : 1;
 
-	ck_assert_uint_eq(vpd_negotiate(&d, features) & 8, 8);
+	ck_assert_uint_eq(vpd_negotiate(&vm.d, features) & 8, 8);
 	for (unsigned i = 0; i < NQ; i++) {
 		uint64_t base = 0x10000 + 0x1000ULL * i;
 
@@ -144,9 +112,9 @@ static void driver_up(uint64_t features)
 	}
 	/* Without MQ the control queue is queue 2 (5.1.2). */
 	for (unsigned i = 0; i < 2 * pairs + 1; i++)
-		vpd_queue_setup(&d, i, QSIZE, q[i].desc, q[i].avail, q[i].used);
-	vpd_cc_write(&d, VPD_STATUS, 0xf, 1);
-	ck_assert_uint_eq(vpd_cc_read(&d, VPD_STATUS, 1), 0xf);
+		vpd_queue_setup(&vm.d, i, QSIZE, q[i].desc, q[i].avail, q[i].used);
+	vpd_cc_write(&vm.d, VPD_STATUS, 0xf, 1);
+	ck_assert_uint_eq(vpd_cc_read(&vm.d, VPD_STATUS, 1), 0xf);
 }
 
 static void setup(void)
@@ -158,11 +126,7 @@ static void setup(void)
 		.io = &net_fake_io,
 	};
 
-	bus_init(&pio, "pio");
-	bus_init(&mmio, "mmio");
-	ck_assert_int_eq(pci_host_init(&host, &pio, &mmio), 0);
-	k = calloc(1, sizeof(*k));
-	ck_assert_int_eq(irq_router_init(&ir, &fake_kvm_ops, fake_kvm_reset(k)), 0);
+	side_init(&vm);
 	vq_fake_init(&vf, QSIZE);
 	fake_vm_reset();
 	nf.npend = nf.nwatch = nf.nhooks = nf.nreads = nf.npolls = nf.nframes = nf.nsent = nf.nwrites = 0;
@@ -182,9 +146,9 @@ static void setup(void)
 	tap.nl_fd = NL_FD;
 	tap.mtu = 1500;
 	memcpy(o.mac, mac, 6);
-	ck_assert_int_eq(virtio_net_create(&net, FAKE_VM, &host, &ir, &vf.mem, &o), 0);
-	vpd_attach(&d, &host, &mmio, virtio_pci_func(virtio_net_transport(net))->slot);
-	offered = vpd_device_features(&d);
+	ck_assert_int_eq(virtio_net_create(&net, FAKE_VM, &vm.host, &vm.ir, &vf.mem, &o), 0);
+	vpd_attach(&vm.d, &vm.host, &vm.mmio, virtio_pci_func(virtio_net_transport(net))->slot);
+	offered = vpd_device_features(&vm.d);
 }
 
 static void teardown(void)
@@ -192,10 +156,7 @@ static void teardown(void)
 	virtio_net_destroy(net);
 	net_fake_reset();
 	vq_fake_free(&vf);
-	irq_router_destroy(&ir);
-	free(k);
-	bus_destroy(&pio);
-	bus_destroy(&mmio);
+	side_free(&vm);
 }
 
 static struct virtio_net_stats stats(void)
@@ -208,7 +169,7 @@ static struct virtio_net_stats stats(void)
 
 static int irqs(void)
 {
-	return fake_vm_get().irq_edges[pci_intx_gsi(d.slot, 0)];
+	return fake_vm_get().irq_edges[pci_intx_gsi(vm.d.slot, 0)];
 }
 
 #define BASIC	(F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(32))
@@ -244,15 +205,15 @@ START_TEST(config_space)
 	ck_assert_uint_eq(offered, BASIC | OFFLOADS | CTRL | F(VIRTIO_NET_F_MTU) |
 				   F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTQ_F_INDIRECT_DESC) |
 				   F(VIRTQ_F_EVENT_IDX));
-	ck_assert_uint_eq(vpd_cfg_read(&d, PCI_DEVICE_ID, 2), 0x1041);
-	ck_assert_uint_eq(vpd_cfg_read(&d, 8, 4) >> 8, 0x020000);
-	ck_assert_uint_eq(d.device_len, VIRTIO_NET_CONFIG_LEN);
+	ck_assert_uint_eq(vpd_cfg_read(&vm.d, PCI_DEVICE_ID, 2), 0x1041);
+	ck_assert_uint_eq(vpd_cfg_read(&vm.d, 8, 4) >> 8, 0x020000);
+	ck_assert_uint_eq(vm.d.device_len, VIRTIO_NET_CONFIG_LEN);
 	for (unsigned i = 0; i < 6; i++)
-		ck_assert_uint_eq(vpd_read(&d, d.device + i, 1), mac[i]);
-	ck_assert_uint_eq(vpd_read(&d, d.device + 6, 2), VIRTIO_NET_S_LINK_UP);
-	ck_assert_uint_eq(vpd_read(&d, d.device + 8, 2), PAIRS);
-	ck_assert_uint_eq(vpd_read(&d, d.device + 10, 2), 1500);
-	ck_assert_uint_eq(vpd_cc_read(&d, VPD_NUMQ, 2), NQ);
+		ck_assert_uint_eq(vpd_read(&vm.d, vm.d.device + i, 1), mac[i]);
+	ck_assert_uint_eq(vpd_read(&vm.d, vm.d.device + 6, 2), VIRTIO_NET_S_LINK_UP);
+	ck_assert_uint_eq(vpd_read(&vm.d, vm.d.device + 8, 2), PAIRS);
+	ck_assert_uint_eq(vpd_read(&vm.d, vm.d.device + 10, 2), 1500);
+	ck_assert_uint_eq(vpd_cc_read(&vm.d, VPD_NUMQ, 2), NQ);
 	/* The tap: 12-byte headers, no offloads yet, only pair 0 attached. */
 	ck_assert_int_eq(nf.hdr_size, 12);
 	ck_assert_int_eq(nf.offload, 0);
@@ -268,7 +229,7 @@ START_TEST(offloads_follow_features)
 {
 	driver_up(BASIC | OFFLOADS);
 	ck_assert_int_eq(nf.offload, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN);
-	vpd_cc_write(&d, VPD_STATUS, 0, 1);
+	vpd_cc_write(&vm.d, VPD_STATUS, 0, 1);
 	ck_assert_int_eq(nf.offload, 0);
 	driver_up(BASIC | F(VIRTIO_NET_F_GUEST_CSUM));
 	ck_assert_int_eq(nf.offload, TUN_F_CSUM);
@@ -347,7 +308,7 @@ START_TEST(tx_malformed)
 	}
 	ck_assert_uint_eq(nf.nsent, 1);
 	ck_assert_uint_eq(stats().malformed, 5);
-	ck_assert_uint_eq(vpd_cc_read(&d, VPD_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	ck_assert_uint_eq(vpd_cc_read(&vm.d, VPD_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET, 0);
 }
 END_TEST
 
@@ -427,7 +388,7 @@ START_TEST(rx_one_chain_per_frame)
 	ck_assert_uint_eq(*(uint8_t *)host_ptr(VQF_DATA(0)), VIRTIO_NET_HDR_F_DATA_VALID);
 	ck_assert_uint_eq(*(uint8_t *)host_ptr(VQF_DATA(0) + 111), 0xaa);
 	ck_assert_int_eq(irqs(), 1);
-	vpd_read(&d, d.isr, 1);			/* the driver takes the interrupt */
+	vpd_read(&vm.d, vm.d.isr, 1);			/* the driver takes the interrupt */
 	tap_frame(0, 0, VIRTIO_NET_HDR_GSO_TCPV6, 1400, 0xbb);
 	used(&q[0], &id, &len);
 	ck_assert_uint_eq(id, h1);
@@ -607,7 +568,7 @@ START_TEST(corrupt_ring_needs_reset)
 	driver_up(BASIC);
 	__atomic_store_n((uint16_t *)host_ptr(q[0].avail + 2), QSIZE + 5, __ATOMIC_RELEASE);
 	kick(&q[0]);
-	ck_assert(vpd_cc_read(&d, VPD_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	ck_assert(vpd_cc_read(&vm.d, VPD_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
 }
 END_TEST
 
@@ -733,21 +694,21 @@ START_TEST(link_changes)
 	unsigned gen;
 
 	driver_up(BASIC);
-	ck_assert_uint_eq(vpd_read(&d, d.device + 6, 2), VIRTIO_NET_S_LINK_UP);
-	gen = vpd_cc_read(&d, VPD_GEN, 1);
-	vpd_read(&d, d.isr, 1);
+	ck_assert_uint_eq(vpd_read(&vm.d, vm.d.device + 6, 2), VIRTIO_NET_S_LINK_UP);
+	gen = vpd_cc_read(&vm.d, VPD_GEN, 1);
+	vpd_read(&vm.d, vm.d.isr, 1);
 	nf.link_state = false;
 	net_fake_fire_poll(NL_FD, POLLIN);
-	ck_assert_uint_eq(vpd_read(&d, d.device + 6, 2), 0);
-	ck_assert_uint_ne(vpd_cc_read(&d, VPD_GEN, 1), gen);
-	ck_assert_uint_eq(vpd_read(&d, d.isr, 1), 2);		/* a config change */
+	ck_assert_uint_eq(vpd_read(&vm.d, vm.d.device + 6, 2), 0);
+	ck_assert_uint_ne(vpd_cc_read(&vm.d, VPD_GEN, 1), gen);
+	ck_assert_uint_eq(vpd_read(&vm.d, vm.d.isr, 1), 2);		/* a config change */
 	ck_assert_uint_eq(nf.npolls, 1);				/* watched again */
 	net_fake_fire_poll(NL_FD, POLLIN);				/* no change: no interrupt */
-	ck_assert_uint_eq(vpd_read(&d, d.isr, 1), 0);
+	ck_assert_uint_eq(vpd_read(&vm.d, vm.d.isr, 1), 0);
 	nf.link_state = true;
 	net_fake_fire_poll(NL_FD, POLLIN);
-	ck_assert_uint_eq(vpd_read(&d, d.device + 6, 2), VIRTIO_NET_S_LINK_UP);
-	ck_assert_uint_eq(vpd_read(&d, d.isr, 1), 2);
+	ck_assert_uint_eq(vpd_read(&vm.d, vm.d.device + 6, 2), VIRTIO_NET_S_LINK_UP);
+	ck_assert_uint_eq(vpd_read(&vm.d, vm.d.isr, 1), 2);
 }
 END_TEST
 
@@ -776,10 +737,10 @@ START_TEST(reset_cancels_reads)
 	ck_assert_uint_eq(nf.nreads, 2);
 	io_helper_stop = false;
 	ck_assert_int_eq(pthread_create(&th, NULL, io_helper, NULL), 0);
-	vpd_cc_write(&d, VPD_STATUS, 0, 1);
+	vpd_cc_write(&vm.d, VPD_STATUS, 0, 1);
 	io_helper_stop = true;
 	pthread_join(th, NULL);
-	ck_assert_uint_eq(vpd_cc_read(&d, VPD_STATUS, 1), 0);
+	ck_assert_uint_eq(vpd_cc_read(&vm.d, VPD_STATUS, 1), 0);
 	ck_assert_uint_eq(nf.nreads, 0);
 	ck_assert_int_eq(nf.offload, 0);
 	/* A new driver: everything works again. */

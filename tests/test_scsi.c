@@ -32,9 +32,9 @@ START_TEST(config_and_features)
 	ck_assert_uint_eq(vpd_read(&sh.d, sh.d.device + 28, 2), 0);		/* max_channel */
 	ck_assert_uint_eq(vpd_read(&sh.d, sh.d.device + 30, 2), NDISKS - 1);	/* max_target */
 	ck_assert_uint_eq(vpd_read(&sh.d, sh.d.device + 32, 4), 0);		/* max_lun */
-	ck_assert_uint_eq(sh.nwatch, 4);
-	ck_assert_uint_eq(sh.nhooks, 2);
-	ck_assert(sh.hook_thread[0] != sh.hook_thread[1]);
+	ck_assert_uint_eq(sf.nwatch, 4);
+	ck_assert_uint_eq(sf.nhooks, 2);
+	ck_assert(sf.hook_thread[0] != sf.hook_thread[1]);
 
 	/* The driver may set sense_size and cdb_size, and nothing else. */
 	vpd_write(&sh.d, sh.d.device + 20, 32, 4);
@@ -231,9 +231,7 @@ START_TEST(sense_and_overrun)
 		uint32_t id;
 
 		sh_put_req(REQ_GPA(2), sh_lun0(0), 2, bad);
-		sh_chain(&sh.rq0, s, 3);
-		sh_kick(&sh.rq0);
-		sh_used(&sh.rq0, &id, &len);
+		sh_send(&sh.rq0, s, 3, &id, &len);
 		sh_read_resp(RESP_GPA(2), &r);
 		ck_assert_uint_eq(r.sense_len, 8);
 		ck_assert_uint_eq(r.sense[2], 0x05);
@@ -266,9 +264,7 @@ START_TEST(any_layout)
 	s[1] = (struct seg){ REQ_GPA(1) + 21, REQ_LEN - 21, 0 };
 	s[2] = (struct seg){ VQF_DATA(4), RESP_LEN + 100, 1 };
 	s[3] = (struct seg){ VQF_DATA(4) + RESP_LEN + 100, 412, 1 };
-	sh_chain(&sh.rq0, s, 4);
-	sh_kick(&sh.rq0);
-	sh_used(&sh.rq0, &id, &len);
+	sh_send(&sh.rq0, s, 4, &id, &len);
 	sh_read_resp(RESP_GPA(0), &r);
 	ck_assert_uint_eq(r.status, SCSI_GOOD);
 	ck_assert_int_eq(pread(sh.disks[0].fd, file, 512, 5 * 512), 512);
@@ -308,9 +304,7 @@ START_TEST(malformed_chains)
 	/* No writable part, and a response area too small for the sense. */
 	h = sh_chain(&sh.rq0, s, 1);
 	s[1] = (struct seg){ RESP_GPA(0), 40, 1 };
-	sh_chain(&sh.rq0, s, 2);
-	sh_kick(&sh.rq0);
-	sh_used(&sh.rq0, &id, &len);
+	sh_send(&sh.rq0, s, 2, &id, &len);
 	ck_assert_uint_eq(id, h);
 	ck_assert_uint_eq(len, 0);
 	sh_used(&sh.rq0, &id, &len);
@@ -318,9 +312,7 @@ START_TEST(malformed_chains)
 	/* A request header too short: FAILURE. */
 	s[0].len = 10;
 	s[1] = (struct seg){ RESP_GPA(0), RESP_LEN, 1 };
-	sh_chain(&sh.rq0, s, 2);
-	sh_kick(&sh.rq0);
-	sh_used(&sh.rq0, &id, &len);
+	sh_send(&sh.rq0, s, 2, &id, &len);
 	sh_read_resp(RESP_GPA(0), &r);
 	ck_assert_uint_eq(r.response, VIRTIO_SCSI_S_FAILURE);
 	/* Data both ways without VIRTIO_SCSI_F_INOUT: FAILURE. */
@@ -329,9 +321,7 @@ START_TEST(malformed_chains)
 	s[1] = (struct seg){ VQF_DATA(0), 512, 0 };
 	s[2] = (struct seg){ RESP_GPA(1), RESP_LEN, 1 };
 	s[3] = (struct seg){ VQF_DATA(1), 512, 1 };
-	sh_chain(&sh.rq0, s, 4);
-	sh_kick(&sh.rq0);
-	sh_used(&sh.rq0, &id, &len);
+	sh_send(&sh.rq0, s, 4, &id, &len);
 	sh_read_resp(RESP_GPA(1), &r);
 	ck_assert_uint_eq(r.response, VIRTIO_SCSI_S_FAILURE);
 	ck_assert_uint_eq(r.resid, 1024);
@@ -370,7 +360,7 @@ START_TEST(multiqueue)
 	sh_submit(&sh.rq1, 1, sh_lun0(1), wr, OUT, VQF_DATA(0), 512);
 	vpd_notify(&sh.d, sh.rq0.idx);
 	vpd_notify(&sh.d, sh.rq1.idx);
-	sh_run_io();
+	sf_run();
 	sh_used(&sh.rq0, &id, &len);
 	sh_used(&sh.rq1, &id, &len);
 	ck_assert(!sh_has_used(&sh.rq0) && !sh_has_used(&sh.rq1));
@@ -397,7 +387,7 @@ START_TEST(unmap_and_write_same)
 	memcpy(sh_host_ptr(VQF_DATA(0)), list, sizeof(list));
 	sh_run_cmd(&sh.rq0, 0, 0, unmap, OUT, VQF_DATA(0), sizeof(list), &r);
 	ck_assert_uint_eq(r.status, SCSI_GOOD);
-	ck_assert_uint_eq(sh.ndiscard, 1);
+	ck_assert_uint_eq(sf.ndiscard, 1);
 	ck_assert_int_eq(pread(sh.disks[0].fd, file, sizeof(file), 0), (ssize_t)sizeof(file));
 	for (unsigned b = 0; b < 8; b++)
 		ck_assert_uint_eq(file[b * 512], b == 2 || b == 3 ? 0 : 0xff);
@@ -419,7 +409,7 @@ START_TEST(null_backend)
 	static const uint8_t wr[16] = { 0x2a, 0x08, 0, 0, 0, 0, 0, 0, 2, 0 };	/* FUA */
 	struct resp r;
 
-	sh.null_mode = true;
+	sf.null_mode = true;
 	memset(sh_host_ptr(VQF_DATA(0)), 0x77, 1024);
 	sh_run_cmd(&sh.rq0, 0, 0, rd, IN, VQF_DATA(0), 1024, &r);
 	ck_assert_uint_eq(r.status, SCSI_GOOD);

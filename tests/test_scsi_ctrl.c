@@ -89,10 +89,10 @@ START_TEST(tmf_waits_for_commands)
 	struct resp r;
 	uint32_t id, len;
 
-	sh.hold = true;
+	sf.hold = true;
 	sh_submit(&sh.rq1, 0, sh_lun0(1), rd, IN, VQF_DATA(0), 512);
 	sh_kick(&sh.rq1);
-	ck_assert_uint_eq(sh.npend, 1);
+	ck_assert_uint_eq(sf.npend, 1);
 	tmf(1, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, sh_lun0(1));
 	tmf(2, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, sh_lun0(0));	/* target 0 is idle */
 	sh_kick(&sh.ctrlq);
@@ -102,8 +102,8 @@ START_TEST(tmf_waits_for_commands)
 	ck_assert(!sh_has_used(&sh.rq1));
 	ck_assert_uint_eq(tmf_resp(1), 0xee);
 
-	sh.hold = false;
-	sh_run_io();
+	sf.hold = false;
+	sf_run();
 	sh_used(&sh.rq1, &id, &len);
 	sh_read_resp(RESP_GPA(0), &r);
 	ck_assert_uint_eq(r.status, SCSI_GOOD);
@@ -132,9 +132,7 @@ START_TEST(an_and_unknown_control)
 		memcpy(p + 4, lun[i], 8);
 		memcpy(p + 12, &ev, 4);		/* event_requested */
 		memset(resp, 0xee, 8);
-		sh_chain(&sh.ctrlq, s, 2);
-		sh_kick(&sh.ctrlq);
-		sh_used(&sh.ctrlq, &id, &len);
+		sh_send(&sh.ctrlq, s, 2, &id, &len);
 		ck_assert_uint_eq(len, 5);
 		memcpy(&v, resp, 4);
 		ck_assert_uint_eq(v, 0);			/* event_actual: none */
@@ -146,9 +144,7 @@ START_TEST(an_and_unknown_control)
 	memcpy(p, &type, 4);
 	memset(resp, 0xee, 8);
 	s[1].len = 8;
-	sh_chain(&sh.ctrlq, s, 2);
-	sh_kick(&sh.ctrlq);
-	sh_used(&sh.ctrlq, &id, &len);
+	sh_send(&sh.ctrlq, s, 2, &id, &len);
 	ck_assert_uint_eq(len, 8);
 	ck_assert_uint_eq(resp[7], VIRTIO_SCSI_S_FAILURE);
 	ck_assert_uint_eq(resp[0], 0);
@@ -158,9 +154,7 @@ START_TEST(an_and_unknown_control)
 	memcpy(p, &type, 4);
 	s[0].len = 12;
 	s[1].len = 1;
-	sh_chain(&sh.ctrlq, s, 2);
-	sh_kick(&sh.ctrlq);
-	sh_used(&sh.ctrlq, &id, &len);
+	sh_send(&sh.ctrlq, s, 2, &id, &len);
 	ck_assert_uint_eq(len, 1);
 	ck_assert_uint_eq(resp[0], VIRTIO_SCSI_S_FAILURE);
 }
@@ -192,7 +186,7 @@ START_TEST(events)
 	/* An event with no buffer is lost... */
 	ck_assert_int_eq(virtio_scsi_post_event(sh.scsi, VIRTIO_SCSI_T_TRANSPORT_RESET, 1,
 						VIRTIO_SCSI_EVT_RESET_HARD), 0);
-	sh_run_io();
+	sf_run();
 	ck_assert(!sh_has_used(&sh.eventq));
 	/* ... and reported as soon as the driver gives one. */
 	event_buf(0, 16);
@@ -213,7 +207,7 @@ START_TEST(events)
 						VIRTIO_SCSI_EVT_RESET_HARD), 0);
 	ck_assert_int_eq(virtio_scsi_post_event(sh.scsi, VIRTIO_SCSI_T_TRANSPORT_RESET, 0,
 						VIRTIO_SCSI_EVT_RESET_HARD), 0);
-	sh_run_io();
+	sf_run();
 	sh_used(&sh.eventq, &id, &len);
 	ck_assert_uint_eq(len, 16);
 	event_at(1, &event, lun, &reason);
@@ -230,7 +224,7 @@ START_TEST(events)
 	/* More events than can wait: the next one delivered says so. */
 	for (unsigned i = 0; i < 20; i++)
 		virtio_scsi_post_event(sh.scsi, VIRTIO_SCSI_T_TRANSPORT_RESET, 0, 0);
-	sh_run_io();
+	sf_run();
 	event_buf(4, 16);
 	sh_kick(&sh.eventq);
 	sh_used(&sh.eventq, &id, &len);
@@ -261,7 +255,7 @@ START_TEST(reset_and_reuse)
 	sh_run_cmd(&sh.rq0, 0, 0, sel, OUT, VQF_DATA(0), 24, &r);
 	ck_assert_uint_eq(r.status, SCSI_GOOD);
 	virtio_scsi_post_event(sh.scsi, VIRTIO_SCSI_T_TRANSPORT_RESET, 0, 0);
-	sh_run_io();
+	sf_run();
 	vpd_cc_write(&sh.d, VPD_STATUS, 0, 1);
 	ck_assert_uint_eq(vpd_cc_read(&sh.d, VPD_STATUS, 1), 0);
 	sh_kick(&sh.rq0);			/* a kick while reset does nothing */

@@ -659,6 +659,15 @@ START_TEST(all_opcodes)
 }
 END_TEST
 
+/* Run cdb (no data out) on lu to its end: its status. */
+static uint8_t run_status(struct scsi_lun *lu, struct scsi_cmd *c, const uint8_t *cdb,
+			  uint32_t in_len)
+{
+	row_cmd(c, cdb, in_len, NULL, 0, 1);
+	ck_assert_int_eq(scsi_disk_exec(lu, c), SCSI_DONE);
+	return c->status;
+}
+
 /* The unit attention of a reset: once, to the first command that is not
  * INQUIRY, REPORT LUNS or REQUEST SENSE, or to REQUEST SENSE. */
 START_TEST(unit_attention)
@@ -670,27 +679,17 @@ START_TEST(unit_attention)
 	struct scsi_cmd c;
 
 	scsi_lun_reset(lu);
-	row_cmd(&c, inq, 36, NULL, 0, 1);
-	ck_assert_int_eq(scsi_disk_exec(lu, &c), SCSI_DONE);
-	ck_assert_uint_eq(c.status, SCSI_GOOD);
-	row_cmd(&c, tur, 0, NULL, 0, 1);
-	ck_assert_int_eq(scsi_disk_exec(lu, &c), SCSI_DONE);
-	ck_assert_uint_eq(c.status, SCSI_CHECK_CONDITION);
+	ck_assert_uint_eq(run_status(lu, &c, inq, 36), SCSI_GOOD);
+	ck_assert_uint_eq(run_status(lu, &c, tur, 0), SCSI_CHECK_CONDITION);
 	ck_assert_mem_eq(c.sense, SENSE(0x06 /* UNIT ATTENTION */, 0x29,
 					0x03 /* BUS DEVICE RESET FUNCTION OCCURRED */, NO_SKS), 18);
-	row_cmd(&c, tur, 0, NULL, 0, 1);
-	ck_assert_int_eq(scsi_disk_exec(lu, &c), SCSI_DONE);
-	ck_assert_uint_eq(c.status, SCSI_GOOD);
+	ck_assert_uint_eq(run_status(lu, &c, tur, 0), SCSI_GOOD);
 
 	/* I_T NEXUS RESET, reported by REQUEST SENSE, which clears it. */
 	scsi_lun_nexus_reset(lu);
-	row_cmd(&c, rs, 18, NULL, 0, 1);
-	ck_assert_int_eq(scsi_disk_exec(lu, &c), SCSI_DONE);
-	ck_assert_uint_eq(c.status, SCSI_GOOD);
+	ck_assert_uint_eq(run_status(lu, &c, rs, 18), SCSI_GOOD);
 	ck_assert_mem_eq(row_in, SENSE(0x06, 0x29, 0x07 /* I_T NEXUS LOSS OCCURRED */, NO_SKS), 18);
-	row_cmd(&c, tur, 0, NULL, 0, 1);
-	ck_assert_int_eq(scsi_disk_exec(lu, &c), SCSI_DONE);
-	ck_assert_uint_eq(c.status, SCSI_GOOD);
+	ck_assert_uint_eq(run_status(lu, &c, tur, 0), SCSI_GOOD);
 
 	/* A REQUEST SENSE that overruns leaves the attention pending. */
 	scsi_lun_nexus_reset(lu);

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "tests/state_util.h"
 #include "vmm/crc32c.h"
 #include "vmm/err.h"
 #include "vmm/snapshot.h"
@@ -24,42 +25,19 @@
 #define R1_GPA	(4ULL << 30)
 #define R1_SIZE	(64ULL << 10)
 
-struct fake_mem {
-	struct guest_mem mem;
-	uint8_t *ram;
-};
-
-static struct fake_mem src, dst;
+static struct split_ram src, dst;
 static struct snap_shape shape;
 static const char test_args[] = "--cpus\0" "2\0" "--disk\0" "path=/tmp/a.img,iface=scsi";
 static void *tree;
 static size_t tree_len;
 static int fd;
 
-static void mem_init(struct fake_mem *f)
-{
-	size_t total = R0_SIZE + R1_SIZE;
-
-	f->ram = aligned_alloc(4096, total);
-	ck_assert_ptr_nonnull(f->ram);
-	memset(f->ram, 0, total);
-	memset(&f->mem, 0, sizeof(f->mem));
-	f->mem.fd = -1;
-	f->mem.base = f->ram;
-	f->mem.size = total;
-	f->mem.page_size = 4096;
-	f->mem.nregions = 2;
-	f->mem.regions[0] = (struct guest_region){ 0, R0_SIZE, f->ram, 0 };
-	f->mem.regions[1] = (struct guest_region){ R1_GPA, R1_SIZE, f->ram + R0_SIZE, R0_SIZE };
-}
-
 static void setup(void)
 {
 	struct state_tree st;
-	const void *blob;
 
-	mem_init(&src);
-	mem_init(&dst);
+	split_ram_init(&src, R0_SIZE, R1_GPA, R1_SIZE);
+	split_ram_init(&dst, R0_SIZE, R1_GPA, R1_SIZE);
 	/* Non-zero pages here and there, runs and singles, in both regions;
 	 * one page with a single non-zero byte at its very end. */
 	for (uint64_t p = 0; p < R0_SIZE / 4096; p++)
@@ -81,9 +59,7 @@ static void setup(void)
 
 	ck_assert_int_eq(state_begin(&st), 0);
 	state_put_u32(&st, state_add_node(&st, 0, "dev@0"), "x", 1234);
-	ck_assert_int_eq(state_finish(&st, &blob, &tree_len), 0);
-	tree = malloc(tree_len);
-	memcpy(tree, blob, tree_len);
+	tree = state_copy(&st, &tree_len);
 	state_free(&st);
 
 	fd = memfd_create("kite-test-snapshot", MFD_CLOEXEC);

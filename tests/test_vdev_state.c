@@ -19,6 +19,7 @@
 #include "tests/fake_vm.h"
 #include "tests/net_fake.h"
 #include "tests/state_fake.h"
+#include "tests/state_util.h"
 #include "tests/vq_fake.h"
 #include "virtio/net_impl.h"
 #include "virtio/scsi_impl.h"
@@ -42,29 +43,20 @@ struct ring {
 
 static void setup(void)
 {
-	sf_reset();
 	net_fake_reset();
-	fake_vm_reset();
-	vq_fake_init(&vf, QS);
-	side_init(&A);
-	side_init(&B);
-	ck_assert_int_eq(state_begin(&st), 0);
+	sides_init(&A, &B, &vf, QS, &st);
 	tree = NULL;
 }
 
 static void teardown(void)
 {
-	state_free(&st);
 	free(tree);
-	side_free(&A);
-	side_free(&B);
+	sides_free(&A, &B, &vf, &st);
 	net_fake_reset();
-	vq_fake_free(&vf);
 }
 
 static void save(struct device *dev, const char *name, int expect)
 {
-	const void *blob;
 	size_t len;
 
 	ck_assert_int_eq(dev->ops->save(dev, &st, state_add_node(&st, 0, name)), expect);
@@ -74,10 +66,7 @@ static void save(struct device *dev, const char *name, int expect)
 		ck_assert_int_eq(state_begin(&st), 0);
 		return;
 	}
-	ck_assert_int_eq(state_finish(&st, &blob, &len), 0);
-	tree = malloc(len);
-	memcpy(tree, blob, len);
-	ck_assert_int_eq(state_check(tree, len), 0);
+	tree = state_copy(&st, &len);
 }
 
 static void *host(uint64_t gpa)
@@ -231,13 +220,13 @@ START_TEST(scsi_round_trip)
 	ck_assert_uint_eq(used_idx(&sq[1]), 0);
 
 	/* A read in flight: not quiescent. */
-	sf_hold = true;
+	sf.hold = true;
 	scsi_cmd(&A, 0, read10, 12 + 64, 512);
 	save(virtio_scsi_device(a), "virtio-scsi@0", -EBUSY);
 	ck_assert_str_eq(err_msg(), "virtio-scsi: queue 2 has 1 commands in flight");
 	/* Quiesce waits for it and publishes what the stopped batch hook
 	 * would have; resume lets the queues run again. */
-	sf_hold = false;
+	sf.hold = false;
 	ck_assert_int_eq(quiesce(virtio_scsi_device(a), sf_run), 0);
 	ck_assert_uint_eq(used_idx(&sq[2]), 1);
 	virtio_scsi_device(a)->ops->resume(virtio_scsi_device(a));

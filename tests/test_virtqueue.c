@@ -25,6 +25,13 @@ struct dsc {
 	uint16_t flags, next;
 };
 
+/* A queue of `size` on the fake's rings, enabled with `features`. */
+static void enable(struct vq_fake *f, struct virtq *q, uint16_t size, uint64_t features)
+{
+	vq_fake_init(f, size);
+	ck_assert_int_eq(vq_fake_enable(f, q, features), 0);
+}
+
 /* One chain, head 0, in a queue of 8; `ind` goes to an indirect table at VQF_IND. */
 static const struct chain_case {
 	const char *name;
@@ -133,8 +140,7 @@ START_TEST(chain_table)
 	struct virtq q;
 	int r;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, t->features), 0);
+	enable(&f, &q, 8, t->features);
 	for (unsigned k = 0; k < t->nd; k++)
 		vq_fake_desc(&f, VQF_DESC, t->d[k].i, t->d[k].addr, t->d[k].len,
 			     t->d[k].flags, t->d[k].next);
@@ -169,8 +175,7 @@ START_TEST(chain_iov_pointers)
 	struct vq_fake f;
 	struct virtq q;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, F_IND), 0);
+	enable(&f, &q, 8, F_IND);
 	vq_fake_desc(&f, VQF_DESC, 2, D(0) + 3, 10, N, 6);
 	vq_fake_desc(&f, VQF_DESC, 6, VQF_IND, 32, I, 0);
 	vq_fake_desc(&f, VQF_IND, 0, VQF_HIGH_GPA, 20, N, 1);
@@ -206,8 +211,7 @@ START_TEST(any_layout)
 
 	for (unsigned k = 0; k < sizeof(src); k++)
 		src[k] = (uint8_t)(k * 7 + 1);
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, 0), 0);
+	enable(&f, &q, 8, 0);
 	for (unsigned l = 0; l < 4; l++) {
 		uint32_t off = 0;
 		unsigned n = 0;
@@ -275,8 +279,7 @@ START_TEST(malformed_then_valid)
 	struct vq_fake f;
 	struct virtq q;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, 0), 0);
+	enable(&f, &q, 8, 0);
 	vq_fake_desc(&f, VQF_DESC, 0, 0x200000, 16, 0, 0);
 	vq_fake_desc(&f, VQF_DESC, 1, D(1), 16, W, 0);
 	vq_fake_add(&f, 0);
@@ -298,8 +301,7 @@ START_TEST(corrupt_ring)
 	struct vq_fake f;
 	struct virtq q;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, 0), 0);
+	enable(&f, &q, 8, 0);
 	ck_assert_int_eq(virtq_pop(&q, iov, 4, &c), 0);
 	for (unsigned k = 0; k < 8; k++)
 		vq_fake_desc(&f, VQF_DESC, k, D(k), 16, 0, 0);
@@ -420,6 +422,14 @@ static void serve(struct vq_fake *f, struct virtq *q, unsigned n)
 	}
 }
 
+/* Serve n chains and publish them: whether the driver is to be interrupted. */
+static bool serve_flush(struct vq_fake *f, struct virtq *q, unsigned n)
+{
+	serve(f, q, n);
+	virtq_flush(q);
+	return virtq_need_interrupt(q);
+}
+
 START_TEST(used_ring_contents)
 {
 	struct iovec iov[2];
@@ -428,8 +438,7 @@ START_TEST(used_ring_contents)
 	struct virtq q;
 	uint32_t id, len;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, 0), 0);
+	enable(&f, &q, 8, 0);
 	virtq_flush(&q);
 	ck_assert_uint_eq(vq_fake_used_idx(&f), 0);
 	ck_assert(!virtq_need_interrupt(&q));
@@ -467,20 +476,13 @@ START_TEST(interrupt_event_idx)
 	struct vq_fake f;
 	struct virtq q;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, F_EVT), 0);
+	enable(&f, &q, 8, F_EVT);
 	/* NO_INTERRUPT means nothing once EVENT_IDX is on. */
 	vq_fake_set_avail_flags(&f, VIRTQ_AVAIL_F_NO_INTERRUPT);
 	vq_fake_set_used_event(&f, 2);
-	serve(&f, &q, 1);
-	virtq_flush(&q);
-	ck_assert(!virtq_need_interrupt(&q));	/* used 0 -> 1, event at 2 */
-	serve(&f, &q, 2);
-	virtq_flush(&q);
-	ck_assert(virtq_need_interrupt(&q));	/* 1 -> 3 passes 2 */
-	serve(&f, &q, 1);
-	virtq_flush(&q);
-	ck_assert(!virtq_need_interrupt(&q));	/* 3 -> 4, event left behind */
+	ck_assert(!serve_flush(&f, &q, 1));	/* used 0 -> 1, event at 2 */
+	ck_assert(serve_flush(&f, &q, 2));	/* 1 -> 3 passes 2 */
+	ck_assert(!serve_flush(&f, &q, 1));	/* 3 -> 4, event left behind */
 	/* Many pushes, one flush, one decision. */
 	vq_fake_set_used_event(&f, 9);
 	serve(&f, &q, 8);
@@ -497,8 +499,7 @@ START_TEST(interrupt_event_idx_wrap)
 	struct vq_fake f;
 	struct virtq q;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, F_EVT), 0);
+	enable(&f, &q, 8, F_EVT);
 	virtq_set_indices(&q, 65534, 65534);
 	vq_fake_set_avail_idx(&f, 65534);
 	ck_assert(!virtq_need_interrupt(&q));	/* nothing published */
@@ -511,17 +512,11 @@ START_TEST(interrupt_event_idx_wrap)
 	virtq_flush(&q);
 	ck_assert_uint_eq(vq_fake_used_idx(&f), 0);
 	ck_assert(!virtq_need_interrupt(&q));	/* 65535 -> 0: entry 0 not used yet */
-	serve(&f, &q, 1);
-	virtq_flush(&q);
-	ck_assert(virtq_need_interrupt(&q));	/* 0 -> 1 */
+	ck_assert(serve_flush(&f, &q, 1));	/* 0 -> 1 */
 	vq_fake_set_used_event(&f, 65535);
 	virtq_set_indices(&q, 1, 1);
-	serve(&f, &q, 1);
-	virtq_flush(&q);
-	ck_assert(virtq_need_interrupt(&q));	/* restored again: yes */
-	serve(&f, &q, 3);
-	virtq_flush(&q);
-	ck_assert(!virtq_need_interrupt(&q));	/* 2 -> 5, event 65535 far away */
+	ck_assert(serve_flush(&f, &q, 1));	/* restored again: yes */
+	ck_assert(!serve_flush(&f, &q, 3));	/* 2 -> 5, event 65535 far away */
 	vq_fake_free(&f);
 }
 END_TEST
@@ -531,21 +526,14 @@ START_TEST(interrupt_no_event_idx)
 	struct vq_fake f;
 	struct virtq q;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, 0), 0);
+	enable(&f, &q, 8, 0);
 	vq_fake_set_used_event(&f, 100);	/* ignored without EVENT_IDX */
-	serve(&f, &q, 2);
-	virtq_flush(&q);
-	ck_assert(virtq_need_interrupt(&q));
+	ck_assert(serve_flush(&f, &q, 2));
 	vq_fake_set_avail_flags(&f, VIRTQ_AVAIL_F_NO_INTERRUPT);
-	serve(&f, &q, 2);
-	virtq_flush(&q);
-	ck_assert(!virtq_need_interrupt(&q));
+	ck_assert(!serve_flush(&f, &q, 2));
 	vq_fake_set_avail_flags(&f, 0);
 	ck_assert(!virtq_need_interrupt(&q));	/* nothing new */
-	serve(&f, &q, 1);
-	virtq_flush(&q);
-	ck_assert(virtq_need_interrupt(&q));
+	ck_assert(serve_flush(&f, &q, 1));
 	vq_fake_free(&f);
 }
 END_TEST
@@ -555,8 +543,7 @@ START_TEST(kick_notify_flags)
 	struct vq_fake f;
 	struct virtq q;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, 0), 0);
+	enable(&f, &q, 8, 0);
 	ck_assert(q.kick_notify);
 	virtq_set_kick_notify(&q, false);
 	ck_assert_uint_eq(vq_fake_used_flags(&f), VIRTQ_USED_F_NO_NOTIFY);
@@ -574,8 +561,7 @@ START_TEST(kick_notify_event_idx)
 	struct vq_fake f;
 	struct virtq q;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, F_EVT), 0);
+	enable(&f, &q, 8, F_EVT);
 	serve(&f, &q, 3);
 	virtq_set_kick_notify(&q, true);
 	ck_assert_uint_eq(vq_fake_avail_event(&f), 3);
@@ -600,8 +586,7 @@ START_TEST(kick_enable_recheck)
 		struct vq_fake f;
 		struct virtq q;
 
-		vq_fake_init(&f, 8);
-		ck_assert_int_eq(vq_fake_enable(&f, &q, evt ? F_EVT : 0), 0);
+		enable(&f, &q, 8, evt ? F_EVT : 0);
 		ck_assert(!virtq_kick_enable_and_check(&q));
 		virtq_set_kick_notify(&q, false);
 		vq_fake_desc(&f, VQF_DESC, 4, D(4), 64, W, 0);
@@ -631,8 +616,7 @@ START_TEST(wrap_many_requests)
 	unsigned done = 0, batches = 0, interrupts = 0;
 	uint16_t seen = 0;
 
-	vq_fake_init(&f, 4);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, F_EVT), 0);
+	enable(&f, &q, 4, F_EVT);
 	for (unsigned k = 0; k < 4; k++)
 		vq_fake_desc(&f, VQF_DESC, k, D(k), 512, W, 0);
 	while (done < total) {
@@ -678,8 +662,7 @@ START_TEST(restore_and_reset)
 	struct virtq q;
 	uint32_t id, len;
 
-	vq_fake_init(&f, 8);
-	ck_assert_int_eq(vq_fake_enable(&f, &q, 0), 0);
+	enable(&f, &q, 8, 0);
 	vq_fake_set_avail_idx(&f, 100);
 	virtq_set_indices(&q, 100, 90);
 	ck_assert_int_eq(virtq_pop(&q, iov, 2, &c), 0);	/* nothing new since the save */

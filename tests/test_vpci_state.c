@@ -19,6 +19,7 @@
 #include "tests/fake_kvm.h"
 #include "tests/fake_vm.h"
 #include "tests/state_fake.h"
+#include "tests/state_util.h"
 #include "tests/vpci_driver.h"
 #include "tests/vq_fake.h"
 #include "virtio/blk.h"
@@ -44,34 +45,22 @@ static uint8_t devcfg[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
 static void setup(void)
 {
-	sf_reset();
 	enables_b = 0;
-	fake_vm_reset();
-	vq_fake_init(&vf, QMAX);
-	side_init(&A);
-	side_init(&B);
-	ck_assert_int_eq(state_begin(&st), 0);
+	sides_init(&A, &B, &vf, QMAX, &st);
 	tree = NULL;
 }
 
 static void teardown(void)
 {
-	state_free(&st);
 	free(tree);
-	side_free(&A);
-	side_free(&B);
-	vq_fake_free(&vf);
+	sides_free(&A, &B, &vf, &st);
 }
 
 static const void *saved(void)
 {
-	const void *blob;
 	size_t len;
 
-	ck_assert_int_eq(state_finish(&st, &blob, &len), 0);
-	tree = malloc(len);
-	memcpy(tree, blob, len);
-	ck_assert_int_eq(state_check(tree, len), 0);
+	tree = state_copy(&st, &len);
 	return tree;
 }
 
@@ -405,13 +394,13 @@ START_TEST(blk_keeps_working_after_restore)
 	blk_request(&A, 0, VIRTIO_BLK_T_OUT, 8);
 	ck_assert_uint_eq(vq_fake_used_idx(&vf), 1);
 	/* A request still in flight: the device is not quiescent. */
-	sf_hold = true;
+	sf.hold = true;
 	blk_request(&A, 1, VIRTIO_BLK_T_IN, 8);
 	ops = virtio_blk_device(a)->ops;
 	n = state_add_node(&st, 0, "virtio-blk@0");
 	ck_assert_int_eq(ops->save(virtio_blk_device(a), &st, n), -EBUSY);
 	ck_assert_str_eq(err_msg(), "virtio-blk blk-state.img: queue 0 has 1 requests in flight");
-	sf_hold = false;
+	sf.hold = false;
 	sf_run();
 	ck_assert_uint_eq(vq_fake_used_idx(&vf), 2);
 	state_free(&st);

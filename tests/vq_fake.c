@@ -114,3 +114,38 @@ void vq_fake_used_elem(struct vq_fake *f, uint16_t i, uint32_t *id, uint32_t *le
 	memcpy(id, e, 4);
 	memcpy(len, e + 4, 4);
 }
+
+uint16_t vq_fake_dq_chain(struct vq_fake *f, struct dq *q, const struct seg *s, unsigned n)
+{
+	uint16_t head = q->next;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t me = (head + i) % f->size;
+
+		vq_fake_desc(f, q->desc, me, s[i].gpa, s[i].len,
+			     (s[i].w ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0),
+			     (me + 1) % f->size);
+	}
+	q->next = (head + n) % f->size;
+	put16(f, q->avail + 4 + 2ULL * (q->aidx % f->size), head);
+	q->aidx++;
+	__atomic_store_n((uint16_t *)vq_fake_host(f, q->avail + 2), q->aidx, __ATOMIC_RELEASE);
+	return head;
+}
+
+bool vq_fake_dq_has_used(struct vq_fake *f, const struct dq *q)
+{
+	return __atomic_load_n((uint16_t *)vq_fake_host(f, q->used + 2), __ATOMIC_ACQUIRE) !=
+	       q->last_used;
+}
+
+void vq_fake_dq_used(struct vq_fake *f, struct dq *q, uint32_t *id, uint32_t *len)
+{
+	uint8_t *e;
+
+	ck_assert_msg(vq_fake_dq_has_used(f, q), "no used buffer on queue %u", q->idx);
+	e = vq_fake_host(f, q->used + 4 + 8ULL * (q->last_used % f->size));
+	memcpy(id, e, 4);
+	memcpy(len, e + 4, 4);
+	q->last_used++;
+}

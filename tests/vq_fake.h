@@ -9,6 +9,7 @@
 #ifndef KITE_TESTS_VQ_FAKE_H
 #define KITE_TESTS_VQ_FAKE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arch/x86/layout.h"
@@ -52,5 +53,23 @@ uint16_t vq_fake_used_idx(struct vq_fake *f);
 uint16_t vq_fake_avail_event(struct vq_fake *f);
 /* Used element at ring position i (taken modulo the size). */
 void vq_fake_used_elem(struct vq_fake *f, uint16_t i, uint32_t *id, uint32_t *len);
+
+/* Device tests drive several queues, each with its rings where the test
+ * puts them (of the fake's size): one of the driver's queues. */
+struct dq {
+	unsigned idx;
+	uint64_t desc, avail, used;
+	uint16_t aidx, next, last_used;
+};
+
+/* A buffer of a chain: gpa, length, device-writable. */
+struct seg { uint64_t gpa; uint32_t len; int w; };
+
+/* Put the buffers on q as one chain of consecutive descriptors and publish
+ * it (release); its head. */
+uint16_t vq_fake_dq_chain(struct vq_fake *f, struct dq *q, const struct seg *s, unsigned n);
+bool vq_fake_dq_has_used(struct vq_fake *f, const struct dq *q);
+/* Take q's next used element; fails the test if there is none. */
+void vq_fake_dq_used(struct vq_fake *f, struct dq *q, uint32_t *id, uint32_t *len);
 
 #endif

@@ -17,6 +17,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "virtio/opts.h"
 #include "vmm/config.h"
 #include "vmm/err.h"
 
@@ -53,10 +54,24 @@ static int parse_num(const char *item, const char *v, unsigned min, unsigned max
 	return 0;
 }
 
+/* A value that is one of two words: *second says which. */
+static int parse_pair(const char *item, const char *v, const char *first, const char *other,
+		      bool *second)
+{
+	if (!strcmp(v, first))
+		*second = false;
+	else if (!strcmp(v, other))
+		*second = true;
+	else
+		return err_set(EINVAL, "--disk %s: expected %s or %s", item, first, other);
+	return 0;
+}
+
 static int parse_value(struct disk_opts *o, enum disk_key k, const char *item, const char *v)
 {
 	unsigned long long n;
 	size_t i, len;
+	bool second = false;
 	int r = 0;
 
 	switch (k) {
@@ -69,13 +84,10 @@ static int parse_value(struct disk_opts *o, enum disk_key k, const char *item, c
 				   "optional K, M, G or T suffix (e.g. 1G)");
 		return 0;
 	case K_IFACE:
-		if (!strcmp(v, "blk"))
-			o->iface = DISK_IFACE_BLK;
-		else if (!strcmp(v, "scsi"))
-			o->iface = DISK_IFACE_SCSI;
-		else
-			return bad(item, "blk or scsi");
-		return 0;
+		r = parse_pair(item, v, "blk", "scsi", &second);
+		if (!r)
+			o->iface = second ? DISK_IFACE_SCSI : DISK_IFACE_BLK;
+		return r;
 	case K_QUEUES:
 		return parse_num(item, v, 1, DISK_MAX_QUEUES, &o->queues);
 	case K_QUEUE_SIZE:
@@ -84,21 +96,15 @@ static int parse_value(struct disk_opts *o, enum disk_key k, const char *item, c
 		o->queue_size = (unsigned)n;
 		return 0;
 	case K_READONLY:
-		if (!strcmp(v, "on"))
-			o->readonly = true;
-		else if (!strcmp(v, "off"))
-			o->readonly = false;
-		else
-			return bad(item, "on or off");
-		return 0;
+		r = parse_pair(item, v, "on", "off", &second);
+		if (!r)
+			o->readonly = !second;
+		return r;
 	case K_CACHE:
-		if (!strcmp(v, "none"))
-			o->cache = DISK_CACHE_NONE;
-		else if (!strcmp(v, "writeback"))
-			o->cache = DISK_CACHE_WRITEBACK;
-		else
-			return bad(item, "none or writeback");
-		return 0;
+		r = parse_pair(item, v, "none", "writeback", &second);
+		if (!r)
+			o->cache = second ? DISK_CACHE_WRITEBACK : DISK_CACHE_NONE;
+		return r;
 	case K_SERIAL:
 		/* Guests see it in VIRTIO_BLK_T_GET_ID and SCSI VPD page 0x80. */
 		len = strlen(v);
@@ -124,24 +130,21 @@ static int parse_value(struct disk_opts *o, enum disk_key k, const char *item, c
 
 static int parse_item(struct disk_opts *o, const char *item, unsigned *seen)
 {
-	const char *eq = strchr(item, '=');
-	size_t klen = eq ? (size_t)(eq - item) : strlen(item);
-	unsigned k;
+	const char *v;
+	size_t klen;
+	unsigned k = opts_find_key(key_names, K_COUNT, item, &klen, &v);
 
-	for (k = 0; k < K_COUNT; k++)
-		if (strlen(key_names[k]) == klen && !strncmp(item, key_names[k], klen))
-			break;
 	if (k == K_COUNT)
 		return err_set(EINVAL, "--disk %s: unknown key '%.*s' (expected path, null, iface, "
 			       "queues, queue_size, readonly, cache, serial, iothreads or poll_us)",
 			       item, (int)klen, item);
-	if (!eq || !eq[1])
+	if (!v || !*v)
 		return err_set(EINVAL, "--disk %s: missing value (expected %s=VALUE)", item,
 			       key_names[k]);
 	if (*seen & (1u << k))
 		return err_set(EINVAL, "--disk %s: %s given twice", item, key_names[k]);
 	*seen |= 1u << k;
-	return parse_value(o, (enum disk_key)k, item, eq + 1);
+	return parse_value(o, (enum disk_key)k, item, v);
 }
 
 int disk_opts_parse(const char *arg, struct disk_opts *o)
@@ -467,8 +470,8 @@ static int rw_fd(const struct disk *d, const struct iovec *iov, unsigned n, uint
 	return disk_iov_aligned(d, iov, n, offset) ? d->fd : d->buffered_fd;
 }
 
-int disk_prep_readv(struct disk *d, struct iothread *t, const struct iovec *iov, unsigned n,
-		    uint64_t offset, struct io_op *op)
+static int prep_rw(struct disk *d, struct iothread *t, const struct iovec *iov, unsigned n,
+		   uint64_t offset, struct io_op *op, bool write)
 {
 	struct io_uring_sqe *sqe;
 
@@ -479,28 +482,26 @@ int disk_prep_readv(struct disk *d, struct iothread *t, const struct iovec *iov,
 	sqe = get_sqe(t, op);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_readv(sqe, rw_fd(d, iov, n, offset), iov, n, offset);
+	if (write)
+		io_uring_prep_writev(sqe, rw_fd(d, iov, n, offset), iov, n, offset);
+	else
+		io_uring_prep_readv(sqe, rw_fd(d, iov, n, offset), iov, n, offset);
 	iothread_fixed_file(t, sqe);
 	return 0;
+}
+
+int disk_prep_readv(struct disk *d, struct iothread *t, const struct iovec *iov, unsigned n,
+		    uint64_t offset, struct io_op *op)
+{
+	return prep_rw(d, t, iov, n, offset, op, false);
 }
 
 int disk_prep_writev(struct disk *d, struct iothread *t, const struct iovec *iov, unsigned n,
 		     uint64_t offset, struct io_op *op)
 {
-	struct io_uring_sqe *sqe;
-
 	if (d->readonly)
 		return -EROFS;
-	if (!n || n > DISK_MAX_IOV)
-		return -EINVAL;
-	if (d->null)
-		return 1;
-	sqe = get_sqe(t, op);
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_writev(sqe, rw_fd(d, iov, n, offset), iov, n, offset);
-	iothread_fixed_file(t, sqe);
-	return 0;
+	return prep_rw(d, t, iov, n, offset, op, true);
 }
 
 int disk_prep_flush(struct disk *d, struct iothread *t, struct io_op *op)

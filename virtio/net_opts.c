@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "virtio/net.h"
+#include "virtio/opts.h"
 #include "vmm/config.h"
 #include "vmm/err.h"
 
@@ -120,24 +121,21 @@ static int parse_value(struct net_opts *o, enum net_key k, const char *item, con
 
 static int parse_item(struct net_opts *o, const char *item, unsigned *seen)
 {
-	const char *eq = strchr(item, '=');
-	size_t klen = eq ? (size_t)(eq - item) : strlen(item);
-	unsigned k;
+	const char *v;
+	size_t klen;
+	unsigned k = opts_find_key(key_names, K_COUNT, item, &klen, &v);
 
-	for (k = 0; k < K_COUNT; k++)
-		if (strlen(key_names[k]) == klen && !strncmp(item, key_names[k], klen))
-			break;
 	if (k == K_COUNT)
 		return err_set(EINVAL, "--net %s: unknown key '%.*s' (expected tap, fd, mac, "
 			       "queues or queue_size)", item, (int)klen, item);
-	if (!eq || !eq[1])
+	if (!v || !*v)
 		return err_set(EINVAL, "--net %s: missing value (expected %s=VALUE)", item,
 			       key_names[k]);
 	/* fd= repeats, once per queue pair; every other key is given once. */
 	if (k != K_FD && (*seen & (1u << k)))
 		return err_set(EINVAL, "--net %s: %s given twice", item, key_names[k]);
 	*seen |= 1u << k;
-	return parse_value(o, (enum net_key)k, item, eq + 1);
+	return parse_value(o, (enum net_key)k, item, v);
 }
 
 int net_opts_parse(const char *arg, struct net_opts *o)
