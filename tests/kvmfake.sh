@@ -304,6 +304,14 @@ migrate_case migrate idle "tick 2" 0
 migrate_case migrate-dirty dirty "pass 16" 0
 migrate_case migrate-dirty-control dirty "pass 16" 1
 
+# --- a hostile guest -------------------------------------------------------
+img h0.img 8M; img hs.img 8M; img good.img 8M
+log=$OUT/hostile.log
+fake KVMFAKE_GUEST=hostile KVMFAKE_SECS=5 KVMFAKE_SEED="${HOSTILE_SEED:-1}" -- \
+	--kernel "$BUILD/testguest.elf" --memory 64M --cpus 2 --disk "path=$OUT/h0.img" \
+	--disk "path=$OUT/hs.img,iface=scsi" "${NET[@]}" --disk "path=$OUT/good.img" >"$log" 2>&1
+verdict hostile "$log" $? 0
+
 # --- the seccomp hook: a forbidden call kills kite, named ------------------
 for role in vcpu io main; do
 	log=$OUT/seccomp-$role.log

@@ -528,3 +528,39 @@ void test_net(struct vdev *d, const char *tap)
 		return fail(name, "%s", why);
 	pass(name, "%s down and up: a configuration interrupt and LINK_UP each time", tap);
 }
+
+/* After attacks: a reset, a set-up and one correct request. */
+bool device_check(struct vdev *d, char *why)
+{
+	uint64_t buf = galloc(512, 512);
+	uint8_t st = 0xee;
+
+	if (!vdev_init(d, 0, d->type == 8 ? 3 : d->type == 1 ? 2 : 1, why))
+		return false;
+	if (d->type == 2) {
+		gfill(buf, 512, 9);
+		if (!blk_rw(d, 0, false, 0, buf, 512, &st, why) || st)
+			return st ? WHY("a read: status %u", st) : false;
+	} else if (d->type == 8) {
+		struct scsi_result res;
+		uint8_t cdb[6] = { 0 };
+
+		for (int i = 0; i < 4; i++)
+			if (!scsi_cmd(d, 0, cdb, 6, 0, 0, false, &res, why))
+				return false;
+		if (res.response || res.status)
+			return WHY("TEST UNIT READY: response %u, status 0x%x", res.response,
+				   res.status);
+	} else if (d->type == 1) {
+		uint8_t f[HDR + 60] = { 0 };
+		struct buf b = { buf, sizeof(f), false };
+
+		memset(f + HDR, 0xff, 6);
+		f[HDR + 12] = 0x88, f[HDR + 13] = 0xb5;
+		g_write(buf, f, sizeof(f));
+		if (!vq_request(&d->q[1], &b, 1, NULL, why))
+			return false;
+	}
+	return true;
+}
+

@@ -205,6 +205,16 @@ static uint64_t cc64(struct vdev *d, unsigned off)
 	return cc(d, off, 4) | cc(d, off + 4, 4) << 32;
 }
 
+void common_write(struct vdev *d, unsigned off, unsigned len, uint64_t v)
+{
+	cw(d, off, len, v);
+}
+
+uint64_t common_read(struct vdev *d, unsigned off, unsigned len)
+{
+	return cc(d, off, len);
+}
+
 uint64_t cfg_read(struct vdev *d, unsigned off, unsigned len)
 {
 	return g_mmio(d->cfg + off, len, false, 0);
@@ -273,13 +283,26 @@ bool vdev_init(struct vdev *d, uint64_t want, unsigned nq, char *why)
 		if (size > 256)
 			size = 256;
 		cw(d, C_QSIZE, 2, size);
-		memset(q, 0, sizeof(*q));
+		if (q->desc && q->size == size) {
+			/* Set up again (after a reset): the same rings, emptied,
+			 * and the same vector. */
+			static const uint8_t zero[16 * 256];
+
+			g_write(q->desc, zero, 16 * size);
+			g_write(q->avail, zero, 6 + 2 * size);
+			g_write(q->used, zero, 6 + 8 * size);
+			q->next_avail = q->used_seen = 0;
+		} else {
+			memset(q, 0, sizeof(*q));
+			q->size = size;
+			q->vec = next_vec++;
+			q->desc = galloc(16 * size, 16);
+			q->avail = galloc(6 + 2 * size, 2);
+			q->used = galloc(6 + 8 * size, 4);
+		}
 		q->index = i;
-		q->size = size;
-		q->vec = next_vec++;
-		q->desc = galloc(16 * size, 16);
-		q->avail = galloc(6 + 2 * size, 2);
-		q->used = galloc(6 + 8 * size, 4);
+		while (g_wait_vector(q->vec, 0))
+			;	/* interrupts of the device's last life */
 		q->notify = d->notify + cc(d, C_QNOFF, 2) * d->notify_mult;
 		msix_entry(d, i, q->vec);
 		cw(d, C_QMSIX, 2, i);
@@ -290,7 +313,9 @@ bool vdev_init(struct vdev *d, uint64_t want, unsigned nq, char *why)
 		cw(d, C_QDEVICE, 8, q->used);
 		cw(d, C_QENABLE, 2, 1);
 	}
-	msix_entry(d, d->nq, next_vec++);
+	if (!d->cfg_vec)
+		d->cfg_vec = next_vec++;
+	msix_entry(d, d->nq, d->cfg_vec);
 	cw(d, C_MSIX, 2, d->nq);
 	cw(d, C_STATUS, 1, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	if (vdev_status(d) & S_NEEDS_RESET)

@@ -50,6 +50,7 @@ struct vdev {
 	uint64_t common, notify, isr, cfg, msix;
 	uint32_t notify_mult;
 	unsigned msix_cap, msix_n;
+	unsigned cfg_vec;		/* the configuration-change vector */
 	uint64_t features;
 	unsigned nq;
 	struct vq q[VQ_MAX];
@@ -77,5 +78,13 @@ void test_scsi(struct vdev *d);
 void test_net(struct vdev *d, const char *tap);
 bool blk_rw(struct vdev *d, unsigned qi, bool write, uint64_t lba, uint64_t gpa, uint32_t len,
 	    uint8_t *status, char *why);
+bool device_check(struct vdev *d, char *why);	/* one valid request */
+
+/* ---- hostile.c ---- */
+void mode_hostile(struct vdev *devs, unsigned n);
+
+/* ---- gpci.c, for hostile.c ---- */
+void common_write(struct vdev *d, unsigned off, unsigned len, uint64_t v);
+uint64_t common_read(struct vdev *d, unsigned off, unsigned len);
 
 #endif

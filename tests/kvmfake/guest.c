@@ -19,6 +19,7 @@
  *                          checks that what arrived is one consistent
  *                          moment of that (no page, and no disk read kite
  *                          wrote into RAM, left behind)
+ *   KVMFAKE_GUEST=hostile  attack every device but the last disk (hostile.c)
  *   KVMFAKE_GUEST=shutdown a line, then a triple fault (KVM_EXIT_SHUTDOWN)
  *   KVMFAKE_FAIL_ENTRY=1   (kvm.c) vCPU 0's first entry fails
  *   KVMFAKE_BOOT=pvh|linux64|multiboot  the protocol kite should enter by
@@ -354,6 +355,10 @@ void guest_main(void)
 		return mode_idle(n);
 	if (!strcmp(mode, "resume"))
 		return mode_resume(n);
+	if (!strcmp(mode, "hostile")) {
+		mode_hostile(devs, n);
+		return finish();
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (devs[i].type == 2)
 			test_blk(&devs[i]);

@@ -45,11 +45,10 @@ static bool is_eventfd(int fd)
 
 static void raise_msi(uint64_t addr, uint32_t data)
 {
-	if ((addr & 0xfff00000) != 0xfee00000) {
-		fk_complain("MSI to 0x%llx: not the LAPIC's window (0xfee00000)",
-			    (unsigned long long)addr);
+	/* Outside the LAPIC's window: a guest that programmed it so (the
+	 * hostile mode does) gets nothing here; KVM would decode it anyway. */
+	if ((addr & 0xfff00000) != 0xfee00000)
 		return;
-	}
 	fk.vec_pending[data & 0xff]++;
 	pthread_cond_broadcast(&fk.cond);
 }
