@@ -135,19 +135,6 @@ static long worker(void *arg)
 	return 0;
 }
 
-static bool get_num(const char *key, u64 dflt, u64 min, u64 max, u64 *out)
-{
-	char v[24];
-
-	*out = dflt;
-	if (!cmdline_get(key, v, sizeof(v)))
-		return true;
-	if (parse_uint(v, 10, out) && *out >= min && *out <= max)
-		return true;
-	printf("FAIL bench: %s=%s: expected a number from %lu to %lu\n", key, v, min, max);
-	return false;
-}
-
 /* x * num / den for the figures, without overflowing 64 bits as long as
  * x * num does not. */
 static u64 scale(u64 x, u64 num, u64 den)
@@ -158,7 +145,7 @@ static u64 scale(u64 x, u64 num, u64 den)
 bool bench_run(void)
 {
 	char iface[16] = "blk", rws[16] = "read", why[WHY_LEN];
-	u64 nq, depth, secs, ios = 0, lat = 0, ticks, lat_10th;
+	u64 nq = 1, depth = 1, secs = 3, ios = 0, lat = 0, ticks, lat_10th;
 	int r;
 
 	cmdline_get("bench_iface", iface, sizeof(iface));
@@ -170,9 +157,9 @@ bool bench_run(void)
 			return false;
 		}
 	}
-	if (!get_num("bench_qd", 1, 1, DISK_MAX_DEPTH, &depth) ||
-	    !get_num("bench_queues", 1, 1, DISK_MAX_QUEUES, &nq) ||
-	    !get_num("bench_secs", 3, 1, 3600, &secs))
+	if (!cmdline_num("bench", "bench_qd", 1, DISK_MAX_DEPTH, &depth) ||
+	    !cmdline_num("bench", "bench_queues", 1, DISK_MAX_QUEUES, &nq) ||
+	    !cmdline_num("bench", "bench_secs", 1, 3600, &secs))
 		return false;
 	qd = depth;
 	r = disk_open(&disk, iface, qd, why, sizeof(why));

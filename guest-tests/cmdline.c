@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmdline.h"
 #include "bootinfo.h"
+#include "console.h"
 
 bool cmdline_get(const char *key, char *val, size_t len)
 {
@@ -41,6 +42,18 @@ bool cmdline_flag(const char *key, bool dflt)
 	if (!cmdline_get(key, v, sizeof(v)))
 		return dflt;
 	return strcmp(v, "0") && strcmp(v, "off") && strcmp(v, "no");
+}
+
+bool cmdline_num(const char *mode, const char *key, u64 min, u64 max, u64 *out)
+{
+	char v[24];
+
+	if (!cmdline_get(key, v, sizeof(v)))
+		return true;
+	if (parse_uint(v, 10, out) && *out >= min && *out <= max)
+		return true;
+	printf("FAIL %s: %s=%s: expected a number from %lu to %lu\n", mode, key, v, min, max);
+	return false;
 }
 
 bool parse_uint(const char *s, unsigned base, u64 *out)

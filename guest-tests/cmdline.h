@@ -11,6 +11,9 @@ bool cmdline_get(const char *key, char *val, size_t len);
 bool cmdline_is(const char *key, const char *value);
 /* A switch: false for key=0|off|no, true for any other value, dflt if absent. */
 bool cmdline_flag(const char *key, bool dflt);
+/* key=N, a decimal from min to max, into *out (left alone when key= is
+ * absent); false, with a "FAIL mode: ..." line, when it is not one. */
+bool cmdline_num(const char *mode, const char *key, u64 min, u64 max, u64 *out);
 /* Parse a byte count with an optional K/M/G suffix (powers of 1024). */
 bool parse_size(const char *s, u64 *out);
 /* Parse an unsigned decimal, or hexadecimal with base 16. */

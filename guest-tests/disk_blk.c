@@ -5,26 +5,12 @@
  * when `depth` such chains fit in the ring, else one descriptor each
  * through an indirect table, as Linux's driver does for every request.
  */
-#include "disk.h"
-#include "cmdline.h"
+#include "disk_virtio.h"
 #include "console.h"
-#include "cpu.h"
 #include "virtio_blk.h"
 
 static struct blk blk;
-static bool indirect;		/* every request through an indirect table */
-
-static bool req_init(struct disk *d, struct disk_req *r)
-{
-	struct blk_io *io = blk_io_alloc();
-
-	(void)d;
-	if (!io)
-		return false;
-	io->ctx = r;
-	r->drv = io;
-	return true;
-}
+static struct disk_virtio dv;
 
 static bool submit(struct disk *d, unsigned q, struct disk_req *r)
 {
@@ -36,41 +22,21 @@ static bool submit(struct disk *d, unsigned q, struct disk_req *r)
 
 	(void)d;
 	return !blk_submit(&blk, q, r->drv, types[r->op], data ? r->offset / SECTOR_SIZE : 0,
-			   data ? r->buf : NULL, data ? r->len : 0, data, indirect ? BLK_IO_INDIRECT : 0);
-}
-
-static void kick(struct disk *d, unsigned q)
-{
-	(void)d;
-	vq_kick(&blk.v.vq[q]);
+			   data ? r->buf : NULL, data ? r->len : 0, data,
+			   dv.indirect ? BLK_IO_INDIRECT : 0);
 }
 
 static struct disk_req *complete(struct disk *d, unsigned q)
 {
-	void *token;
-	u32 len;
-	u16 head;
+	struct disk_req *r = disk_virtio_used(d, q);
+	struct blk_io *io;
 
-	(void)d;
-	while (vq_get_used(&blk.v.vq[q], &token, &len, &head)) {
-		struct blk_io *io = token;
-		struct disk_req *r;
-
-		if (!io)
-			continue;	/* names no request of ours: counted in bad_used */
-		r = io->ctx;
-		io->used_len = len;
-		r->status = *(volatile u8 *)io->status_at;
-		r->ok = r->status == VIRTIO_BLK_S_OK && len <= io->writable;
-		return r;
-	}
-	return NULL;
-}
-
-static int wait(struct disk *d, unsigned q, u64 timeout_us)
-{
-	(void)d;
-	return vq_wait(&blk.v.vq[q], timeout_us);
+	if (!r)
+		return NULL;
+	io = r->drv;
+	r->status = *(volatile u8 *)io->status_at;
+	r->ok = r->status == VIRTIO_BLK_S_OK && io->vq.used_len <= io->writable;
+	return r;
 }
 
 static void describe(struct disk *d, const char *prefix)
@@ -84,33 +50,8 @@ static void describe(struct disk *d, const char *prefix)
 	       "INDIRECT_DESC %s%s%s%s\n", prefix, blk.nq, blk.nq == 1 ? "" : "s", q->size, blk.cfg.num_queues, blk.v.features,
 	       blk.event_idx ? "on" : "off", blk.indirect ? "on" : "off", blk.flush ? ", FLUSH" : "",
 	       blk.discard ? ", DISCARD" : "", blk.write_zeroes ? ", WRITE_ZEROES" : "");
-	printf("%s%s, requests %s, %s layout\n", prefix,
-	       blk.o.irq ? "completions by MSI-X interrupt" : "completions polled",
-	       indirect ? "through indirect tables" : "as direct descriptor chains",
-	       blk.o.merged ? "merged" : "split");
+	disk_virtio_describe(d, prefix);
 }
-
-static void counters(struct disk *d, unsigned q, u64 *kicks, u64 *skipped, u64 *irqs)
-{
-	struct virtq *vq = &blk.v.vq[q];
-
-	(void)d;
-	*kicks = vq->kicks;
-	*skipped = vq->kicks_skipped;
-	*irqs = vq_irqs(vq);
-}
-
-static const struct disk_ops blk_ops = {
-	.iface = "blk",
-	.req_init = req_init,
-	.submit = submit,
-	.kick = kick,
-	.complete = complete,
-	.wait = wait,
-	.describe = describe,
-	.counters = counters,
-	.status_name = blk_status_name,
-};
 
 /* GET_ID, for describe(); "" when the device has no ID to give. */
 static void read_serial(struct disk *d)
@@ -121,8 +62,7 @@ static void read_serial(struct disk *d)
 
 	if (!io || !id)
 		return;
-	io->ctx = &r;
-	r.drv = io;
+	disk_virtio_req(&r, &io->vq);
 	if (blk_submit(&blk, 0, io, VIRTIO_BLK_T_GET_ID, 0, id, VIRTIO_BLK_ID_BYTES, 1, 0))
 		return;
 	vq_kick(&blk.v.vq[0]);
@@ -134,45 +74,43 @@ static void read_serial(struct disk *d)
 		memcpy(d->serial, id, strnlen(id, VIRTIO_BLK_ID_BYTES));
 }
 
-int disk_blk_open(struct disk *d, unsigned depth, char *why, size_t whylen)
+static int probe(char *why, size_t whylen)
 {
-	struct blk_opts o = {
-		.irq = !cmdline_is("blk_wait", "poll"),
-		.event_idx = cmdline_flag("event_idx", true),
-		.indirect = cmdline_flag("indirect", true),
-		.merged = cmdline_is("layout", "merged"),
-	};
-	unsigned per_req = o.merged ? 2 : 3, size = VIRTQ_MAX_SIZE;
-	int r = blk_probe(&blk, why, whylen);
+	return blk_probe(&blk, why, whylen);
+}
 
-	if (r <= 0)
-		return r;
-	user_irqs(true);
-	if (!blk_init(&blk, &o, why, whylen))
-		return -1;
-	for (unsigned i = 0; i < blk.nq; i++)
-		size = MIN(size, blk.v.vq[i].size);
-	indirect = depth * per_req > size;
-	if (indirect && !blk.indirect) {
-		snprintf(why, whylen, "%u requests of %u descriptors do not fit a queue of %u, "
-			 "and INDIRECT_DESC is %s", depth, per_req, size,
-			 o.indirect ? "not offered" : "off (indirect=0)");
-		return -1;
-	}
-	if (indirect && depth > size) {
-		snprintf(why, whylen, "%u requests in flight do not fit a queue of %u", depth, size);
-		return -1;
-	}
-	d->ops = &blk_ops;
+static bool start(const struct virtio_opts *o, char *why, size_t whylen)
+{
+	return blk_init(&blk, o, why, whylen);
+}
+
+static bool learn(struct disk *d, char *why, size_t whylen)
+{
+	(void)why;
+	(void)whylen;
 	d->size = blk.cfg.capacity * SECTOR_SIZE;
-	d->nqueues = MIN(blk.nq, (unsigned)DISK_MAX_QUEUES);
-	for (unsigned i = 0; i < d->nqueues; i++)
-		d->cpu[i] = blk.v.vq[i].cpu;
-	d->irq = o.irq;
 	d->flush = blk.flush;
 	d->ro = blk.ro;
-	d->buf_guard = o.merged ? sizeof(struct blk_hdr) : 0;	/* header in front, status behind */
-	d->priv = &blk;
+	/* merged: the header in front of the data, the status byte behind */
+	d->buf_guard = dv.o.merged ? sizeof(struct blk_hdr) : 0;
 	read_serial(d);
-	return 1;
+	return true;
+}
+
+static const struct disk_virtio_drv blk_drv = {
+	.ops = { .iface = "blk", .submit = submit, .complete = complete, .describe = describe,
+		 .status_name = blk_status_name },
+	.wait_key = "blk_wait",
+	.dev = &blk.v,
+	.q0 = 0,
+	.nq = &blk.nq,
+	.probe = probe,
+	.start = start,
+	.req_size = sizeof(struct blk_io),
+	.learn = learn,
+};
+
+int disk_blk_open(struct disk *d, unsigned depth, char *why, size_t whylen)
+{
+	return disk_virtio_open(d, &dv, &blk_drv, depth, why, whylen);
 }

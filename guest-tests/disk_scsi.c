@@ -9,40 +9,15 @@
  * Completions wait as scsi_wait says, else as blk_wait does (what the bench
  * harness passes), else by interrupt.
  */
-#include "disk.h"
-#include "cmdline.h"
+#include "disk_virtio.h"
 #include "console.h"
-#include "cpu.h"
 #include "virtio_scsi.h"
 
 static struct vscsi sc;
+static struct disk_virtio dv;
 static u8 lun0[8];
 static u32 bs;			/* logical block size */
-static bool indirect;		/* every request through an indirect table */
 static char product[40];
-
-static u32 be32(const u8 *p) { return (u32)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
-static u64 be64(const u8 *p) { return (u64)be32(p) << 32 | be32(p + 4); }
-
-static void put32(u8 *p, u32 v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static bool req_init(struct disk *d, struct disk_req *r)
-{
-	struct vscsi_cmd *c = vscsi_cmd_alloc();
-
-	(void)d;
-	if (!c)
-		return false;
-	c->ctx = r;
-	r->drv = c;
-	return true;
-}
 
 /* READ / WRITE (10), or (16) beyond what (10) can address. */
 static unsigned rw_cdb(u8 *c, bool write, u64 lba, u32 n)
@@ -51,13 +26,11 @@ static unsigned rw_cdb(u8 *c, bool write, u64 lba, u32 n)
 	if (lba <= 0xffffffffULL && n <= 0xffff) {
 		c[0] = write ? 0x2a : 0x28;
 		put32(c + 2, lba);
-		c[7] = n >> 8;
-		c[8] = n;
+		put16(c + 7, n);
 		return 10;
 	}
 	c[0] = write ? 0x8a : 0x88;
-	put32(c + 2, lba >> 32);
-	put32(c + 6, lba);
+	put64(c + 2, lba);
 	put32(c + 10, n);
 	return 16;
 }
@@ -65,7 +38,7 @@ static unsigned rw_cdb(u8 *c, bool write, u64 lba, u32 n)
 static bool submit(struct disk *d, unsigned q, struct disk_req *r)
 {
 	u8 cdb[16] = { 0x35 };		/* SYNCHRONIZE CACHE (10), the whole disk */
-	unsigned len = 10, flags = indirect ? VSCSI_INDIRECT : 0;
+	unsigned len = 10, flags = dv.indirect ? VSCSI_INDIRECT : 0;
 
 	(void)d;
 	if (r->op == DISK_FLUSH)
@@ -75,43 +48,20 @@ static bool submit(struct disk *d, unsigned q, struct disk_req *r)
 			     r->op == DISK_WRITE ? VSCSI_OUT : VSCSI_IN, r->buf, r->len, 1, flags);
 }
 
-static void kick(struct disk *d, unsigned q)
-{
-	(void)d;
-	vq_kick(vscsi_reqq(&sc, q));
-}
-
 /* The status code of disk.h: the SCSI status, or 0x100 + the virtio
  * response when that is not OK. */
 static struct disk_req *complete(struct disk *d, unsigned q)
 {
-	void *token;
-	u32 len;
-	u16 head;
+	struct disk_req *r = disk_virtio_used(d, q);
+	volatile struct vscsi_resp *resp;
 
-	(void)d;
-	while (vq_get_used(vscsi_reqq(&sc, q), &token, &len, &head)) {
-		struct vscsi_cmd *c = token;
-		volatile struct vscsi_resp *resp;
-		struct disk_req *r;
-
-		if (!c)
-			continue;	/* names no request of ours: counted in bad_used */
-		r = c->ctx;
-		resp = c->resp_at;
-		c->used_len = len;
-		r->status = resp->response != VSCSI_S_OK ? 0x100 | resp->response : resp->status;
-		/* QEMU counts data-out in the used length: not a failure here. */
-		r->ok = r->status == SCSI_GOOD && !resp->residual;
-		return r;
-	}
-	return NULL;
-}
-
-static int wait(struct disk *d, unsigned q, u64 timeout_us)
-{
-	(void)d;
-	return vq_wait(vscsi_reqq(&sc, q), timeout_us);
+	if (!r)
+		return NULL;
+	resp = ((struct vscsi_cmd *)r->drv)->resp_at;
+	r->status = resp->response != VSCSI_S_OK ? 0x100 | resp->response : resp->status;
+	/* QEMU counts data-out in the used length: not a failure here. */
+	r->ok = r->status == SCSI_GOOD && !resp->residual;
+	return r;
 }
 
 static void describe(struct disk *d, const char *prefix)
@@ -126,20 +76,7 @@ static void describe(struct disk *d, const char *prefix)
 	       "INDIRECT_DESC %s\n", prefix, sc.nreq, sc.nreq == 1 ? "" : "s", q->size,
 	       sc.cfg.num_queues, sc.v.features, sc.event_idx ? "on" : "off",
 	       sc.indirect ? "on" : "off");
-	printf("%s%s, requests %s, %s layout\n", prefix,
-	       sc.o.irq ? "completions by MSI-X interrupt" : "completions polled",
-	       indirect ? "through indirect tables" : "as direct descriptor chains",
-	       sc.o.merged ? "merged" : "split");
-}
-
-static void counters(struct disk *d, unsigned q, u64 *kicks, u64 *skipped, u64 *irqs)
-{
-	struct virtq *vq = vscsi_reqq(&sc, q);
-
-	(void)d;
-	*kicks = vq->kicks;
-	*skipped = vq->kicks_skipped;
-	*irqs = vq_irqs(vq);
+	disk_virtio_describe(d, prefix);
 }
 
 static const char *status_name(int st)
@@ -152,18 +89,6 @@ static const char *status_name(int st)
 		 st == SCSI_BUSY ? "BUSY" : st ? "SCSI status %02xh" : "GOOD", st);
 	return s;
 }
-
-static const struct disk_ops scsi_ops = {
-	.iface = "scsi",
-	.req_init = req_init,
-	.submit = submit,
-	.kick = kick,
-	.complete = complete,
-	.wait = wait,
-	.describe = describe,
-	.counters = counters,
-	.status_name = status_name,
-};
 
 /* One command on queue 0, waited for; the SCSI status or -1. */
 static int one(const u8 *cdb, unsigned len, void *buf, u32 n)
@@ -192,6 +117,10 @@ static bool learn(struct disk *d, char *why, size_t whylen)
 		return false;
 	}
 	b += VSCSI_FRONT;	/* room for a merged response */
+	vscsi_lun(lun0, 0, 0);
+	/* merged: the header in front of write data, the response in front
+	 * of read data. */
+	d->buf_guard = dv.o.merged ? VSCSI_FRONT : 0;
 	for (int i = 0; i < 8 && (st = one(tur, 6, NULL, 0)) == SCSI_CHECK_CONDITION; i++)
 		;
 	if (st != SCSI_GOOD) {
@@ -222,46 +151,30 @@ static bool learn(struct disk *d, char *why, size_t whylen)
 	return true;
 }
 
+static int probe(char *why, size_t whylen)
+{
+	return vscsi_probe(&sc, why, whylen);
+}
+
+static bool start(const struct virtio_opts *o, char *why, size_t whylen)
+{
+	return vscsi_init(&sc, o, why, whylen);
+}
+
+static const struct disk_virtio_drv scsi_drv = {
+	.ops = { .iface = "scsi", .submit = submit, .complete = complete, .describe = describe,
+		 .status_name = status_name },
+	.wait_key = "scsi_wait",
+	.dev = &sc.v,
+	.q0 = VSCSI_REQ_Q0,
+	.nq = &sc.nreq,
+	.probe = probe,
+	.start = start,
+	.req_size = sizeof(struct vscsi_cmd),
+	.learn = learn,
+};
+
 int disk_scsi_open(struct disk *d, unsigned depth, char *why, size_t whylen)
 {
-	char v[8];
-	struct vscsi_opts o = {
-		.irq = cmdline_get("scsi_wait", v, sizeof(v)) ? strcmp(v, "poll") != 0
-							      : !cmdline_is("blk_wait", "poll"),
-		.event_idx = cmdline_flag("event_idx", true),
-		.indirect = cmdline_flag("indirect", true),
-		.merged = cmdline_is("layout", "merged"),
-	};
-	unsigned per_req = o.merged ? 2 : 3, size = VIRTQ_MAX_SIZE;
-	int r = vscsi_probe(&sc, why, whylen);
-
-	if (r <= 0)
-		return r;
-	user_irqs(true);
-	if (!vscsi_init(&sc, &o, why, whylen))
-		return -1;
-	vscsi_lun(lun0, 0, 0);
-	for (unsigned i = 0; i < sc.nreq; i++)
-		size = MIN(size, vscsi_reqq(&sc, i)->size);
-	indirect = depth * per_req > size;
-	if (indirect && !sc.indirect) {
-		snprintf(why, whylen, "%u requests of %u descriptors do not fit a queue of %u, "
-			 "and INDIRECT_DESC is %s", depth, per_req, size,
-			 o.indirect ? "not offered" : "off (indirect=0)");
-		return -1;
-	}
-	if (indirect && depth > size) {
-		snprintf(why, whylen, "%u requests in flight do not fit a queue of %u", depth, size);
-		return -1;
-	}
-	d->ops = &scsi_ops;
-	d->nqueues = MIN(sc.nreq, (unsigned)DISK_MAX_QUEUES);
-	for (unsigned i = 0; i < d->nqueues; i++)
-		d->cpu[i] = vscsi_reqq(&sc, i)->cpu;
-	d->irq = o.irq;
-	/* merged: the header in front of write data, the response in front
-	 * of read data. */
-	d->buf_guard = o.merged ? VSCSI_FRONT : 0;
-	d->priv = &sc;
-	return learn(d, why, whylen) ? 1 : -1;
+	return disk_virtio_open(d, &dv, &scsi_drv, depth, why, whylen);
 }

@@ -161,6 +161,14 @@ static inline void mmio_write8(u64 addr, u8 v) { *(volatile u8 *)(uintptr_t)addr
 static inline void mmio_write16(u64 addr, u16 v) { *(volatile u16 *)(uintptr_t)addr = v; }
 static inline void mmio_write32(u64 addr, u32 v) { *(volatile u32 *)(uintptr_t)addr = v; }
 
+/* Big-endian fields (SCSI, network headers). */
+static inline u16 be16(const u8 *p) { return (u16)(p[0] << 8 | p[1]); }
+static inline u32 be32(const u8 *p) { return (u32)be16(p) << 16 | be16(p + 2); }
+static inline u64 be64(const u8 *p) { return (u64)be32(p) << 32 | be32(p + 4); }
+static inline void put16(u8 *p, u16 v) { p[0] = v >> 8; p[1] = v; }
+static inline void put32(u8 *p, u32 v) { put16(p, v >> 16); put16(p + 2, v); }
+static inline void put64(u8 *p, u64 v) { put32(p, v >> 32); put32(p + 4, v); }
+
 /* Physical memory is identity mapped below MAPPED_LIMIT. */
 static inline bool phys_ok(u64 addr, u64 len)
 {

@@ -171,14 +171,14 @@ bool hdev_init(struct hdev *h)
 	h->posted = 0;
 	switch (h->kind) {
 	case HK_BLK: {
-		struct blk_opts o = { .irq = false, .event_idx = evidx, .indirect = ind };
+		struct virtio_opts o = { .irq = false, .event_idx = evidx, .indirect = ind };
 
 		ok = blk_init(&h->u.blk, &o, why, sizeof(why));
 		h->sectors = h->u.blk.cfg.capacity;
 		break;
 	}
 	case HK_SCSI: {
-		struct vscsi_opts o = { .irq = false, .event_idx = evidx, .indirect = ind };
+		struct virtio_opts o = { .irq = false, .event_idx = evidx, .indirect = ind };
 
 		ok = vscsi_init(&h->u.scsi, &o, why, sizeof(why));
 		break;

@@ -28,7 +28,7 @@ static int blk_req(struct hdev *h, u32 type, u64 sector, void *buf, u32 len, u64
 	if (blk_submit(&h->u.blk, 0, io, type, sector, buf, len, 1, 0) < 0)
 		return -3;
 	vq_kick(q);
-	while (!io->done) {
+	while (!io->vq.done) {
 		u64 now = time_us();
 
 		if (now > end)
@@ -96,7 +96,7 @@ static int scsi_cmd(struct hdev *h, const u8 *cdb, enum vscsi_dir dir, void *buf
 			return -1;
 		}
 		vq_kick(q);
-		while (!c->done) {
+		while (!c->vq.done) {
 			u64 now = time_us();
 
 			if (now > end || vq_wait(q, end - now) == -1) {

@@ -28,13 +28,6 @@
 
 static const u8 broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-/* ---- bytes in network order ---- */
-
-static u16 get16(const u8 *p) { return p[0] << 8 | p[1]; }
-static u32 get32(const u8 *p) { return (u32)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
-static void put16(u8 *p, u16 v) { p[0] = v >> 8; p[1] = v; }
-static void put32(u8 *p, u32 v) { put16(p, v >> 16); put16(p + 2, v); }
-
 /* ---- the Internet checksum (RFC 1071) ---- */
 
 /* Adds big-endian 16-bit words; an odd last byte is padded with zero, so
@@ -44,7 +37,7 @@ static u64 sum16(u64 sum, const u8 *d, u32 len)
 	u32 i = 0;
 
 	for (; i + 1 < len; i += 2)
-		sum += get16(d + i);
+		sum += be16(d + i);
 	if (len & 1)
 		sum += (u32)d[len - 1] << 8;
 	return sum;
@@ -338,7 +331,7 @@ static void icmp_input(struct ip_if *ifc, struct net_pair *p, const u8 *smac, u3
 		if (ip_send(ifc, p, smac, src, &m))
 			CNT(ifc, icmp_echo);
 	} else if (icmp[0] == ICMP_ECHO_REPLY && icmp[1] == 0 && src == ifc->ping.dst) {
-		ping_reply(ifc, get16(icmp + 4), get16(icmp + 6), icmp + 8, len - 8);
+		ping_reply(ifc, be16(icmp + 4), be16(icmp + 6), icmp + 8, len - 8);
 	} else {
 		CNT(ifc, ignored);
 	}
@@ -353,13 +346,13 @@ static void udp_input(struct ip_if *ifc, struct net_pair *p, const u8 *smac, u32
 	static char out[NET_MAX_NICS * NET_MAX_PAIRS][4096];
 	u16 sport, dport, ulen;
 
-	if (len < 8 || (ulen = get16(u + 4)) < 8 || ulen > len) {
+	if (len < 8 || (ulen = be16(u + 4)) < 8 || ulen > len) {
 		CNT(ifc, malformed);
 		return;
 	}
-	sport = get16(u);
-	dport = get16(u + 2);
-	if (get16(u + 6) && !(flags & (NET_HDR_F_NEEDS_CSUM | NET_HDR_F_DATA_VALID)) &&
+	sport = be16(u);
+	dport = be16(u + 2);
+	if (be16(u + 6) && !(flags & (NET_HDR_F_NEEDS_CSUM | NET_HDR_F_DATA_VALID)) &&
 	    fold(sum16(pseudo(src, ifc->addr, IP_PROTO_UDP, ulen), u, ulen)) != 0xffff) {
 		CNT(ifc, csum_bad);
 		return;
@@ -502,7 +495,7 @@ static void ipv4_input(struct ip_if *ifc, struct net_pair *p, const u8 *smac, co
 	struct reasm *r;
 
 	if (len < IP_HLEN || ip[0] >> 4 != 4 || (hlen = (ip[0] & 15) * 4) < IP_HLEN || hlen > len ||
-	    (tot = get16(ip + 2)) < hlen || tot > len) {
+	    (tot = be16(ip + 2)) < hlen || tot > len) {
 		CNT(ifc, malformed);
 		return;
 	}
@@ -510,20 +503,20 @@ static void ipv4_input(struct ip_if *ifc, struct net_pair *p, const u8 *smac, co
 		CNT(ifc, csum_bad);
 		return;
 	}
-	src = get32(ip + 12);
-	dst = get32(ip + 16);
+	src = be32(ip + 12);
+	dst = be32(ip + 16);
 	if (!ifc->addr || dst != ifc->addr) {
 		CNT(ifc, ignored);
 		return;
 	}
-	frag = get16(ip + 6);
+	frag = be16(ip + 6);
 	if (!(frag & (IP_MF | IP_OFFSET))) {
 		transport_input(ifc, p, smac, src, ip[9], ip + hlen, tot - hlen, flags);
 		return;
 	}
 	CNT(ifc, fragments);
 	off = (frag & IP_OFFSET) * 8;
-	r = reassemble(ifc, src, dst, get16(ip + 4), ip[9], off, ip + hlen, tot - hlen,
+	r = reassemble(ifc, src, dst, be16(ip + 4), ip[9], off, ip + hlen, tot - hlen,
 		       !(frag & IP_MF));
 	if (!r)
 		return;
@@ -542,13 +535,13 @@ static void arp_input(struct ip_if *ifc, struct net_pair *p, const u8 *a, u32 le
 		CNT(ifc, malformed);
 		return;
 	}
-	if (get16(a) != 1 || get16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4 || !ifc->addr) {
+	if (be16(a) != 1 || be16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4 || !ifc->addr) {
 		CNT(ifc, ignored);
 		return;
 	}
-	op = get16(a + 6);
-	spa = get32(a + 14);
-	tpa = get32(a + 24);
+	op = be16(a + 6);
+	spa = be32(a + 14);
+	tpa = be32(a + 24);
 	/* RFC 826: update the sender if known; add it if the packet is for us. */
 	arp_learn(ifc, spa, a + 8, tpa == ifc->addr);
 	if (tpa != ifc->addr) {
@@ -579,7 +572,7 @@ void ip_input(struct net_pair *p, u8 *frame, u32 len, u8 flags, void *ctx)
 		CNT(ifc, ignored);
 		return;
 	}
-	switch (get16(frame + 12)) {
+	switch (be16(frame + 12)) {
 	case ETH_P_ARP:
 		arp_input(ifc, p, frame + NET_ETH_HLEN, len - NET_ETH_HLEN);
 		break;

@@ -246,18 +246,6 @@ static long serve(void *arg)
 
 /* ---- set-up ---- */
 
-static bool get_num(const char *key, u64 min, u64 max, u64 *out)
-{
-	char v[24];
-
-	if (!cmdline_get(key, v, sizeof(v)))
-		return true;
-	if (parse_uint(v, 10, out) && *out >= min && *out <= max)
-		return true;
-	printf("FAIL net-echo: %s=%s: expected a number from %lu to %lu\n", key, v, min, max);
-	return false;
-}
-
 /* Split a comma list into words of up to 23 characters; the count. */
 static unsigned split(const char *s, char words[][24], unsigned max)
 {
@@ -293,11 +281,12 @@ static bool read_opts(struct net_opts *o)
 		}
 		o->irq = !strcmp(v, "irq");
 	}
-	if (!get_num("net_pairs", 1, NET_MAX_PAIRS, &pairs) ||
-	    !get_num("net_rxbuf", 64, 16384, &rxbuf) || !get_num("net_secs", 1, 86400, &secs) ||
-	    !get_num("net_ping_count", 1, IP_PING_MAX, &ping_count) ||
-	    !get_num("net_ping_size", 0, IP_PING_SIZE_MAX, &ping_size) ||
-	    !get_num("net_ping_wait", 1, 3600, &ping_wait_s))
+	if (!cmdline_num("net-echo", "net_pairs", 1, NET_MAX_PAIRS, &pairs) ||
+	    !cmdline_num("net-echo", "net_rxbuf", 64, 16384, &rxbuf) ||
+	    !cmdline_num("net-echo", "net_secs", 1, 86400, &secs) ||
+	    !cmdline_num("net-echo", "net_ping_count", 1, IP_PING_MAX, &ping_count) ||
+	    !cmdline_num("net-echo", "net_ping_size", 0, IP_PING_SIZE_MAX, &ping_size) ||
+	    !cmdline_num("net-echo", "net_ping_wait", 1, 3600, &ping_wait_s))
 		return false;
 	if (demo_mode && !cmdline_get("net_ping_count", v, sizeof(v)))
 		ping_count = DEMO_PING_COUNT;

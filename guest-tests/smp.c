@@ -182,6 +182,24 @@ bool smp_wait(unsigned i, u64 timeout_us, long *result)
 	return true;
 }
 
+unsigned smp_online_count(void)
+{
+	unsigned online = 0;
+
+	for (unsigned c = 0; c < smp.ncpus; c++)
+		online += smp.cpus[c].online;
+	return MAX(online, 1u);
+}
+
+unsigned smp_online_cpu(unsigned k)
+{
+	k %= smp_online_count();
+	for (unsigned c = 0; c < smp.ncpus; c++)
+		if (smp.cpus[c].online && !k--)
+			return c;
+	return 0;
+}
+
 /* Ring 0 on the AP, from head.S on our stack, GDT and page tables. */
 void ap_main(void)
 {

@@ -39,6 +39,11 @@ bool smp_start(unsigned cpu, long (*fn)(void *), void *arg);
 /* Wait for it; false on timeout. */
 bool smp_wait(unsigned cpu, u64 timeout_us, long *result);
 
+/* CPUs online (at least 1), and the kth of them counting round: the CPU
+ * the kth queue of a device interrupts. */
+unsigned smp_online_count(void);
+unsigned smp_online_cpu(unsigned k);
+
 u32 lapic_read(u32 reg);
 void lapic_write(u32 reg, u32 val);
 void lapic_eoi(void);

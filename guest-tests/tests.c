@@ -13,6 +13,7 @@
 #include "pci.h"
 #include "smp.h"
 #include "time.h"
+#include "virtio_pci.h"
 
 /* --- boot --- */
 
@@ -396,26 +397,30 @@ static void run_case(const struct test_case *c, unsigned *passed, unsigned *fail
 	}
 }
 
+static bool dev_present(const struct dev_cases *dc)
+{
+	for (unsigned i = 0; i < pci.ndevs; i++)
+		if (pci.devs[i].vendor == VIRTIO_PCI_VENDOR &&
+		    pci.devs[i].device == VIRTIO_PCI_MODERN_BASE + dc->type)
+			return true;
+	return cmdline_is(dc->key, "1");
+}
+
 unsigned tests_run(void)
 {
-	unsigned passed = 0, failed = 0, nblk;
-	const struct test_case *blk;
-	const struct test_case *scsi;
-	unsigned nscsi;
+	static const struct dev_cases *const devs[] = { &blk_cases, &scsi_cases };
+	unsigned passed = 0, failed = 0;
 
 	for (unsigned i = 0; i + 1 < ARRAY_SIZE(cases); i++)
 		run_case(&cases[i], &passed, &failed);
 	/* Device cases before memmap, which scribbles on free RAM. */
-	blk = blk_cases(&nblk);
-	for (unsigned i = 0; i < nblk; i++)
-		run_case(&blk[i], &passed, &failed);
-	if (nblk)
-		blk_cases_end();
-	scsi = scsi_cases(&nscsi);
-	for (unsigned i = 0; i < nscsi; i++)
-		run_case(&scsi[i], &passed, &failed);
-	if (nscsi)
-		scsi_cases_end();
+	for (unsigned k = 0; k < ARRAY_SIZE(devs); k++) {
+		if (!dev_present(devs[k]))
+			continue;
+		for (unsigned i = 0; i < devs[k]->n; i++)
+			run_case(&devs[k]->cases[i], &passed, &failed);
+		devs[k]->end();
+	}
 	run_case(&cases[ARRAY_SIZE(cases) - 1], &passed, &failed);
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed;

@@ -17,13 +17,18 @@ struct test_case {
 	bool (*fn)(char *why);
 };
 
-/* tests_blk.c: the blk-* cases, none when there is no virtio-blk device
- * and blk=1 does not ask for one; blk_cases_end() after running them. */
-const struct test_case *blk_cases(unsigned *n);
-void blk_cases_end(void);
-/* tests_scsi.c: the scsi-* cases, likewise for virtio-scsi and scsi=1. */
-const struct test_case *scsi_cases(unsigned *n);
-void scsi_cases_end(void);
+/* The cases of a virtio device: they run when there is one, or when key=1
+ * says there must be; end() after them. */
+struct dev_cases {
+	const char *key;
+	u16 type;			/* virtio device id */
+	const struct test_case *cases;
+	unsigned n;
+	void (*end)(void);
+};
+
+/* tests_blk.c: the blk-* cases (blk=1); tests_scsi.c: the scsi-* cases (scsi=1). */
+extern const struct dev_cases blk_cases, scsi_cases;
 
 /* Shared with the demo. */
 const char *mem_type_name(u32 type);

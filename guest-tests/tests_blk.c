@@ -17,33 +17,17 @@
  *   blk_ro=1           blk-readonly: the disk is read-only
  *   hostile=1          blk-malformed: send malformed requests (kite only)
  */
-#include "tests.h"
+#include "tests_disk.h"
 #include "cmdline.h"
 #include "console.h"
 #include "cpu.h"
 #include "smp.h"
-#include "time.h"
 #include "virtio_blk.h"
 
-#define CHUNK		(32 * 1024)	/* bytes per request in the bulk passes */
-#define DEPTH		8		/* requests in flight per queue */
-#define FULL_PASS_MAX	(16 * MiB)	/* disks up to this get every sector checked */
-#define STRIPE		(1 * MiB)
-
 static struct blk blk;
-static struct blk_opts opts;
-static bool probed, usable;
+static struct virtio_opts opts;
 static bool stale;		/* a case failed with requests maybe in flight */
-static char probe_why[WHY_LEN];
 static u64 seed;
-
-struct slot {
-	struct blk_io *io;
-	u8 *buf;
-	u64 sector;
-	u32 nsec;
-	bool busy;
-};
 
 /* Per queue: request slots with a CHUNK buffer each, allocated on first use. */
 static struct slot slots[VIRTIO_MAX_QUEUES][DEPTH];
@@ -51,115 +35,63 @@ static struct slot slots[VIRTIO_MAX_QUEUES][DEPTH];
 static struct blk_io *io1;
 static u8 *buf1, *buf2;
 
-/* ---- data patterns ---- */
-
-static u64 mix(u64 x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-/* Word w of sector s: a function of the run's seed, so data a previous run
- * left on the image can never pass for this run's. */
+/* The data pattern (tests_disk.h) of sectors sector.. */
 static void fill(void *buf, u64 sector, u32 nsec, u64 sd)
 {
-	u64 *p = buf;
-
-	for (u64 i = 0; i < (u64)nsec * (SECTOR_SIZE / 8); i++)
-		p[i] = mix(sd ^ (sector * (SECTOR_SIZE / 8) + i));
+	pattern_fill(buf, 0, sector * SECTOR_SIZE, nsec * SECTOR_SIZE, sd);
 }
 
-/* Index of the first wrong word, or -1. */
 static long check(const void *buf, u64 sector, u32 nsec, u64 sd)
 {
-	const u64 *p = buf;
-
-	for (u64 i = 0; i < (u64)nsec * (SECTOR_SIZE / 8); i++)
-		if (p[i] != mix(sd ^ (sector * (SECTOR_SIZE / 8) + i)))
-			return i;
-	return -1;
-}
-
-static bool all_zero(const void *buf, u32 len)
-{
-	const u64 *p = buf;
-
-	for (u32 i = 0; i < len / 8; i++)
-		if (p[i])
-			return false;
-	return true;
+	return pattern_check(buf, 0, sector * SECTOR_SIZE, nsec * SECTOR_SIZE, sd);
 }
 
 /* ---- set-up ---- */
 
-static void parse_opts(void)
-{
-	opts.irq = !cmdline_is("blk_wait", "poll");
-	opts.event_idx = cmdline_flag("event_idx", true);
-	opts.indirect = cmdline_flag("indirect", true);
-	opts.merged = cmdline_is("layout", "merged");
-}
-
-static const char *mode_name(void)
-{
-	return opts.irq ? "interrupts" : "polling";
-}
+static struct case_dev dev;
 
 /* (Re)initialise with `o`; on failure the cases fail with the reason. */
-static bool reinit(const struct blk_opts *o, char *why)
+static bool reinit(const struct virtio_opts *o, char *why)
 {
-	if (!blk_init(&blk, o, why, WHY_LEN)) {
-		usable = false;
-		snprintf(probe_why, sizeof(probe_why), "%s", why);
-		return false;
-	}
+	if (!blk_init(&blk, o, why, WHY_LEN))
+		return dev_down(&dev, why);
 	return true;
 }
 
-/* Every case starts here: the first call finds and starts the device. */
+static bool restart(char *why)
+{
+	return reinit(&opts, why);
+}
+
+static int probe(char *why, size_t whylen)
+{
+	int r;
+
+	virtio_opts_cmdline(&opts, "blk_wait");
+	seed = run_seed(0x6b6974652d626c6bULL);
+	r = blk_probe(&blk, why, whylen);
+	io1 = blk_io_alloc();
+	buf1 = dma_alloc(CHUNK, PAGE_SIZE);
+	buf2 = dma_alloc(CHUNK, PAGE_SIZE);
+	if (r > 0 && (!io1 || !buf1 || !buf2)) {
+		snprintf(why, whylen, "out of DMA memory");
+		r = -1;
+	}
+	return r;
+}
+
+static const struct bulk_dev bulk;
+static struct case_dev dev = {
+	.none = "no virtio-blk device (1af4:1042) found",
+	.v = &blk.v,
+	.bulk = &bulk,
+	.probe = probe,
+	.restart = restart,
+};
+
 static bool ready(char *why)
 {
-	if (!probed) {
-		int r;
-
-		probed = true;
-		parse_opts();
-		seed = mix(rdtsc() ^ 0x6b6974652d626c6bULL);
-		r = blk_probe(&blk, probe_why, sizeof(probe_why));
-		if (r == 0)
-			snprintf(probe_why, sizeof(probe_why), "no virtio-blk device (1af4:1042) found");
-		io1 = blk_io_alloc();
-		buf1 = dma_alloc(CHUNK, PAGE_SIZE);
-		buf2 = dma_alloc(CHUNK, PAGE_SIZE);
-		if (r > 0 && (!io1 || !buf1 || !buf2)) {
-			snprintf(probe_why, sizeof(probe_why), "out of DMA memory");
-			r = -1;
-		}
-		if (r > 0) {
-			char w[WHY_LEN];
-
-			usable = true;
-			user_irqs(true);
-			if (!reinit(&opts, w))
-				snprintf(probe_why, sizeof(probe_why), "set-up: %s", w);
-		}
-	}
-	if (!usable)
-		fail("%s", probe_why);
-	if (stale) {
-		/* Start clean: the reset takes back whatever was in flight. */
-		stale = false;
-		for (unsigned qi = 0; qi < VIRTIO_MAX_QUEUES; qi++)
-			for (unsigned s = 0; s < DEPTH; s++)
-				slots[qi][s].busy = false;
-		if (!reinit(&opts, why))
-			return false;
-	}
-	if (virtio_status(&blk.v) & (VIRTIO_S_NEEDS_RESET | VIRTIO_S_FAILED))
-		fail("device status 0x%x", virtio_status(&blk.v));
-	return true;
+	return dev_ready(&dev, why);
 }
 
 /* One request on queue 0 through io1, start to finish (blk_do). */
@@ -170,19 +102,6 @@ static int do1(u32 type, u64 sector, void *buf, u32 len, unsigned nseg, unsigned
 	if (st < 0)
 		stale = true;
 	return st;
-}
-
-static bool alloc_slots(unsigned qi)
-{
-	for (unsigned s = 0; s < DEPTH; s++) {
-		if (slots[qi][s].io)
-			continue;
-		slots[qi][s].io = blk_io_alloc();
-		slots[qi][s].buf = dma_alloc(CHUNK, PAGE_SIZE);
-		if (!slots[qi][s].io || !slots[qi][s].buf)
-			return false;
-	}
-	return true;
 }
 
 /* Data descriptors per request: up to 4, within seg_max and size_max. */
@@ -200,119 +119,65 @@ static unsigned segs_for(u32 len)
 	return MAX(n, 1u);
 }
 
-/* ---- the bulk engine: many requests, DEPTH in flight on one queue ---- */
+/* ---- the bulk engine's device (tests_disk.h) ---- */
 
-struct job {
-	u32 type;			/* IN or OUT */
-	unsigned count;
-	void (*at)(struct job *j, unsigned k, u64 *sector, u32 *nsec);
-	const u64 *points;		/* single sectors (at_point) */
-	u64 first, last;		/* sector range in CHUNK steps (at_range) */
-	u64 seed;
-	bool alt_indirect;		/* every other request through an indirect table */
-	bool kick_each;			/* kick after every request, not once per batch */
-	bool no_verify;			/* reads of a read-only disk: status only */
-	u64 done;			/* requests completed */
-	char *why;
-};
-
-static void at_point(struct job *j, unsigned k, u64 *sector, u32 *nsec)
+static struct virtq *bulk_queue(unsigned qi)
 {
-	*sector = j->points[k];
-	*nsec = 1;
+	return &blk.v.vq[qi];
 }
 
-static void at_range(struct job *j, unsigned k, u64 *sector, u32 *nsec)
+static u32 bulk_block_size(unsigned t)
 {
-	*sector = j->first + (u64)k * (CHUNK / SECTOR_SIZE);
-	*nsec = MIN((u64)CHUNK / SECTOR_SIZE, j->last - *sector);
+	(void)t;
+	return SECTOR_SIZE;
 }
 
-static bool finish_slot(struct job *j, struct slot *s)
+static bool bulk_alloc(struct slot *s)
+{
+	s->io = blk_io_alloc();
+	s->buf = dma_alloc(CHUNK, PAGE_SIZE);
+	return s->io && s->buf;
+}
+
+static bool bulk_submit(unsigned qi, const struct job *j, unsigned k, struct slot *s,
+			bool indirect)
+{
+	u32 len = s->nblk * SECTOR_SIZE;
+
+	(void)k;
+	return blk_submit(&blk, qi, s->io, j->write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, s->lba,
+			  s->buf, len, segs_for(len), indirect ? BLK_IO_INDIRECT : 0) == 0;
+}
+
+static bool bulk_check(struct job *j, struct slot *s)
 {
 	int st = *(volatile u8 *)s->io->status_at;
 	char *why = j->why;
 	long bad;
 
-	s->busy = false;
-	j->done++;
 	if (st != VIRTIO_BLK_S_OK)
-		fail("%s of %u sectors at %lu: %s (%d)", j->type ? "write" : "read", s->nsec,
-		     s->sector, blk_status_name(st), st);
-	if (s->io->used_len > s->io->writable)
+		fail("%s of %u sectors at %lu: %s (%d)", j->write ? "write" : "read", s->nblk,
+		     s->lba, blk_status_name(st), st);
+	if (s->io->vq.used_len > s->io->writable)
 		fail("%s at %lu: used len %u, but only %u bytes were writable",
-		     j->type ? "write" : "read", s->sector, s->io->used_len, s->io->writable);
-	if (j->type == VIRTIO_BLK_T_IN && !j->no_verify &&
-	    (bad = check(s->buf, s->sector, s->nsec, j->seed)) >= 0)
+		     j->write ? "write" : "read", s->lba, s->io->vq.used_len, s->io->writable);
+	if (!j->write && !j->no_verify && (bad = check(s->buf, s->lba, s->nblk, j->seed)) >= 0)
 		fail("read at sector %lu: sector %lu word %ld is %016lx, wrote %016lx",
-		     s->sector, s->sector + bad / 64, bad % 64, ((u64 *)s->buf)[bad],
-		     mix(j->seed ^ (s->sector * 64 + bad)));
+		     s->lba, s->lba + bad / 64, bad % 64, ((u64 *)s->buf)[bad],
+		     pattern_word(j->seed, 0, s->lba * SECTOR_SIZE, bad));
 	return true;
 }
 
-static bool run_job_once(unsigned qi, struct job *j);
-
-static bool run_job(unsigned qi, struct job *j)
-{
-	if (run_job_once(qi, j))
-		return true;
-	stale = true;
-	return false;
-}
-
-static bool run_job_once(unsigned qi, struct job *j)
-{
-	struct virtq *q = &blk.v.vq[qi];
-	unsigned next = 0, inflight = 0;
-	char *why = j->why;
-
-	if (!alloc_slots(qi))
-		fail("out of DMA memory for queue %u", qi);
-	while (next < j->count || inflight) {
-		for (unsigned s = 0; s < DEPTH && next < j->count; s++) {
-			struct slot *sl = &slots[qi][s];
-			unsigned flags = j->alt_indirect && (next & 1) ? BLK_IO_INDIRECT : 0;
-
-			if (sl->busy)
-				continue;
-			j->at(j, next, &sl->sector, &sl->nsec);
-			if (j->type == VIRTIO_BLK_T_OUT)
-				fill(sl->buf, sl->sector, sl->nsec, j->seed);
-			else
-				memset(sl->buf, 0xa5, sl->nsec * SECTOR_SIZE);
-			if (blk_submit(&blk, qi, sl->io, j->type, sl->sector, sl->buf,
-				       sl->nsec * SECTOR_SIZE, segs_for(sl->nsec * SECTOR_SIZE),
-				       flags) < 0) {
-				/* Out of descriptors (a small queue): wait for some. */
-				if (!inflight)
-					fail("queue %u: cannot queue request %u", qi, next);
-				break;
-			}
-			sl->busy = true;
-			inflight++;
-			next++;
-			if (j->kick_each)
-				vq_kick(q);
-		}
-		vq_kick(q);
-		int r = vq_wait(q, BLK_TIMEOUT_US);
-
-		if (r < 0)
-			fail("queue %u: %s (%u in flight, used idx %u, last seen %u)", qi,
-			     blk_status_name(r), inflight, q->used->idx, q->last_used);
-		blk_reap(&blk, qi);
-		for (unsigned s = 0; s < DEPTH; s++) {
-			struct slot *sl = &slots[qi][s];
-
-			if (sl->busy && sl->io->done) {
-				inflight--;
-				if (!finish_slot(j, sl))
-					return false;
-			}
-		}
-	}
-	return true;
-}
+static const struct bulk_dev bulk = {
+	.what = "request",
+	.slots = slots,
+	.stale = &stale,
+	.queue = bulk_queue,
+	.block_size = bulk_block_size,
+	.alloc = bulk_alloc,
+	.submit = bulk_submit,
+	.check = bulk_check,
+};
 
 /* ---- blk-rw ---- */
 
@@ -320,40 +185,22 @@ static void print_device(void)
 {
 	struct blk_config *c = &blk.cfg;
 
-	printf("  blk: %02x:%02x.%x, %s; features offered 0x%lx, accepted 0x%lx\n",
-	       blk.v.bus, blk.v.dev, blk.v.fn, blk.v.note, blk.v.offered, blk.v.features);
+	print_found("blk", &blk.v);
 	printf("  blk: %lu sectors (%lu KiB), blk_size %u, seg_max %u, size_max %u, "
 	       "%u queues of %u (device has %u)\n",
 	       c->capacity, c->capacity / 2, c->blk_size, c->seg_max, c->size_max, blk.nq,
 	       blk.v.vq[0].size, c->num_queues);
 	printf("  blk: %s, %s layout, EVENT_IDX %s, INDIRECT_DESC %s, MSI-X %u entries%s%s%s%s\n",
-	       mode_name(), opts.merged ? "merged" : "split", blk.event_idx ? "on" : "off",
+	       wait_name(&opts), opts.merged ? "merged" : "split", blk.event_idx ? "on" : "off",
 	       blk.indirect ? "on" : "off", blk.v.msix_entries, blk.ro ? ", read-only" : "",
 	       blk.flush ? ", flush" : "", blk.discard ? ", discard" : "",
 	       blk.write_zeroes ? ", write-zeroes" : "");
 }
 
-/*
- * Interrupts while polling mean the device ignored our suppression: none
- * with VIRTQ_AVAIL_F_NO_INTERRUPT. With EVENT_IDX one per queue set-up is
- * let through: QEMU always signals the first used buffer after a queue is
- * enabled (it has no previous decision to compare used_event against), and
- * 2.7.7.2 only says SHOULD NOT. `before` is the count at the set-up.
- */
-static bool quiet_when_polling(unsigned qi, u64 before, char *why)
-{
-	u64 n = vq_irqs(&blk.v.vq[qi]) - before;
-
-	if (!opts.irq && n > (blk.v.vq[qi].event_idx ? 1u : 0u))
-		fail("queue %u: %lu interrupts with used-buffer notifications suppressed%s", qi, n,
-		     blk.v.vq[qi].event_idx ? " (used_event far ahead)" : " (NO_INTERRUPT)");
-	return true;
-}
-
 static bool test_blk_rw(char *why)
 {
-	static u64 points[2 * 4096 + 8];
-	u64 cap, npoints = 0, x, irq0;
+	static u64 points[MAX_POINTS];
+	u64 cap, npoints, irq0;
 	struct virtq *q;
 	struct job j;
 
@@ -365,20 +212,7 @@ static bool test_blk_rw(char *why)
 	irq0 = vq_irqs(q);
 	if (!cap)
 		fail("capacity is 0");
-	for (u64 s = 0; s < cap && npoints + 2 <= ARRAY_SIZE(points) - 8; s += STRIPE / SECTOR_SIZE) {
-		points[npoints++] = s;
-		if (MIN(cap, s + STRIPE / SECTOR_SIZE) - 1 != s)
-			points[npoints++] = MIN(cap, s + STRIPE / SECTOR_SIZE) - 1;
-	}
-	x = seed | 1;
-	for (int i = 0; i < 8; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		points[npoints++] = x % cap;
-	}
-	j = (struct job){ .type = VIRTIO_BLK_T_OUT, .count = npoints, .at = at_point,
-			  .points = points, .seed = seed, .why = why };
+	npoints = make_points(cap, SECTOR_SIZE, seed, points, ARRAY_SIZE(points));
 	if (blk.ro) {
 		/* Nothing may be written: read what is there, statuses only. */
 		for (u64 k = 0; k < npoints; k++) {
@@ -388,26 +222,19 @@ static bool test_blk_rw(char *why)
 				fail("read-only disk: read of sector %lu: %s", points[k], blk_status_name(st));
 		}
 		printf("  blk-rw: read-only disk: %lu single-sector reads OK, nothing written\n", npoints);
-		return quiet_when_polling(0, irq0, why);
+		return quiet_when_polling(q, opts.irq, irq0, true, why);
 	}
-	if (!run_job(0, &j))
-		return false;
-	j.type = VIRTIO_BLK_T_IN;
-	j.done = 0;
-	if (!run_job(0, &j))
+	j = (struct job){ .count = npoints, .points = points, .seed = seed, .why = why };
+	if (!write_read_job(&bulk, 0, &j, false))
 		return false;
 	printf("  blk-rw: %lu single sectors (first and last of every MiB, 8 random) "
 	       "written and verified\n", npoints);
 	if (cap * SECTOR_SIZE <= FULL_PASS_MAX) {
-		unsigned n = (cap + CHUNK / SECTOR_SIZE - 1) / (CHUNK / SECTOR_SIZE);
+		unsigned n = chunks(cap, SECTOR_SIZE);
 
-		j = (struct job){ .type = VIRTIO_BLK_T_OUT, .count = n, .at = at_range, .first = 0,
-				  .last = cap, .seed = seed ^ 1, .alt_indirect = blk.indirect,
-				  .why = why };
-		if (!run_job(0, &j))
-			return false;
-		j.type = VIRTIO_BLK_T_IN;
-		if (!run_job(0, &j))
+		j = (struct job){ .count = n, .first = 0, .last = cap, .seed = seed ^ 1,
+				  .alt_indirect = blk.indirect, .why = why };
+		if (!write_read_job(&bulk, 0, &j, false))
 			return false;
 		printf("  blk-rw: full pass: %u requests of up to %u KiB in %u segments each way%s\n",
 		       n, CHUNK / 1024, segs_for(CHUNK),
@@ -415,7 +242,7 @@ static bool test_blk_rw(char *why)
 	}
 	printf("  blk-rw: queue 0: %lu notifications, %lu suppressed, %lu interrupts\n",
 	       q->kicks, q->kicks_skipped, vq_irqs(q) - irq0);
-	return quiet_when_polling(0, irq0, why);
+	return quiet_when_polling(q, opts.irq, irq0, true, why);
 }
 
 /* ---- blk-flush ---- */
@@ -439,7 +266,7 @@ static bool test_blk_flush(char *why)
 	st = do1(VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0, 0);
 	if (st != VIRTIO_BLK_S_OK)
 		fail("flush: %s (%d)", blk_status_name(st), st);
-	printf("  blk-flush: flush OK (used len %u)\n", io1->used_len);
+	printf("  blk-flush: flush OK (used len %u)\n", io1->vq.used_len);
 	return true;
 }
 
@@ -497,8 +324,8 @@ static bool dwz_case(bool zeroes, char *why)
 		fail("sectors %lu-%lu do not read back as zeros", s, s + nsec - 1);
 	/* After a discard the contents are unspecified (5.2.6): report only. */
 	printf("  %s: %u sectors at %lu: OK, read back %s (max %u sectors, %u segments%s)\n",
-	       name, nsec, s, all_zero(buf2, nsec * SECTOR_SIZE) ? "zeros" :
-	       check(buf2, s, nsec, seed ^ 3) < 0 ? "the old data" : "other data", max,
+	       name, nsec, s, what_is_there(buf2, 0, s * SECTOR_SIZE, nsec * SECTOR_SIZE, seed ^ 3),
+	       max,
 	       zeroes ? blk.cfg.max_write_zeroes_seg : blk.cfg.max_discard_seg,
 	       zeroes && blk.cfg.write_zeroes_may_unmap ? ", may unmap" : "");
 	return true;
@@ -608,46 +435,16 @@ static bool test_blk_range(char *why)
 
 /* ---- blk-mq ---- */
 
-struct mq_work {
-	unsigned cpu;
-	u64 requests;
-	bool ok;
-	char why[WHY_LEN];
-};
-
-static struct mq_work mq_work[MAX_CPUS];
-
-/* Every queue aimed at this CPU: write its slice, read it back. */
-static long mq_worker(void *arg)
+static void mq_print(unsigned qi, const struct mq_queue *s)
 {
-	struct mq_work *w = arg;
-	u64 slice = blk.cfg.capacity / blk.nq;
-
-	user_irqs(true);
-	w->ok = true;
-	for (unsigned qi = 0; qi < blk.nq && w->ok; qi++) {
-		u64 nsec = MIN(slice, 16ULL * CHUNK / SECTOR_SIZE);
-		struct job j = { .type = VIRTIO_BLK_T_OUT, .at = at_range, .first = qi * slice,
-				 .last = qi * slice + nsec, .seed = seed ^ (0x100 + qi),
-				 .no_verify = blk.ro, .why = w->why };
-
-		if (blk.v.vq[qi].cpu != w->cpu)
-			continue;
-		j.count = (nsec + CHUNK / SECTOR_SIZE - 1) / (CHUNK / SECTOR_SIZE);
-		w->ok = blk.ro || run_job(qi, &j);
-		if (w->ok) {
-			j.type = VIRTIO_BLK_T_IN;
-			w->ok = run_job(qi, &j);
-		}
-		w->requests += j.done;
-	}
-	user_irqs(false);
-	return 0;
+	printf("  blk-mq: queue %u on cpu %u (APIC id %u): %lu notifications, %lu suppressed, "
+	       "%lu interrupts there (%lu waited for), %lu elsewhere\n", qi, s->q->cpu,
+	       smp.cpus[s->q->cpu].apic_id, s->kicks, s->skipped, s->mine, s->sleeps, s->others);
 }
 
 static bool test_blk_mq(char *why)
 {
-	u64 before[VIRTIO_MAX_QUEUES][MAX_CPUS], kicks[VIRTIO_MAX_QUEUES][3];
+	static struct mq_case m;
 
 	if (!ready(why))
 		return false;
@@ -656,63 +453,10 @@ static bool test_blk_mq(char *why)
 		       blk.nq == 1 ? "" : "s", blk.cfg.num_queues);
 		return true;
 	}
-	for (unsigned qi = 0; qi < blk.nq; qi++) {
-		kicks[qi][0] = blk.v.vq[qi].kicks;
-		kicks[qi][1] = blk.v.vq[qi].kicks_skipped;
-		kicks[qi][2] = blk.v.vq[qi].sleeps;
-		for (unsigned c = 0; c < smp.ncpus; c++)
-			before[qi][c] = irq_count(c, blk.v.vq[qi].vec % NR_DEV_VECS);
-	}
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		mq_work[c] = (struct mq_work){ .cpu = c };
-	for (unsigned c = 1; c < smp.ncpus; c++)
-		if (smp.cpus[c].online && !smp_start(c, mq_worker, &mq_work[c]))
-			fail("cpu %u cannot take work", c);
-	mq_worker(&mq_work[0]);
-	user_irqs(true);	/* mq_worker turned them off on the way out */
-	for (unsigned c = 1; c < smp.ncpus; c++) {
-		long r;
-
-		if (smp.cpus[c].online && !smp_wait(c, 60000000, &r))
-			fail("cpu %u did not finish", c);
-	}
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		if (!mq_work[c].ok && smp.cpus[c].online)
-			fail("cpu %u: %s", c, mq_work[c].why);
-	for (unsigned qi = 0; qi < blk.nq; qi++) {
-		struct virtq *q = &blk.v.vq[qi];
-		u64 mine = 0, others = 0;
-
-		for (unsigned c = 0; c < smp.ncpus; c++) {
-			u64 n = irq_count(c, q->vec % NR_DEV_VECS) - before[qi][c];
-
-			if (c == q->cpu)
-				mine += n;
-			else
-				others += n;
-		}
-		u64 sleeps = q->sleeps - kicks[qi][2];
-
-		printf("  blk-mq: queue %u on cpu %u (APIC id %u): %lu notifications, %lu suppressed, "
-		       "%lu interrupts there (%lu waited for), %lu elsewhere\n", qi, q->cpu,
-		       smp.cpus[q->cpu].apic_id, q->kicks - kicks[qi][0],
-		       q->kicks_skipped - kicks[qi][1], mine, sleeps, others);
-		if (q->vec >= NR_DEV_VECS)
-			continue;
-		if (others)
-			fail("queue %u: %lu interrupts reached CPUs other than %u", qi, others, q->cpu);
-		/* Without EVENT_IDX every batch interrupts; with it only the
-		 * waits ask for one (used_event), and each wait got its own. */
-		if (opts.irq && (q->event_idx ? mine < sleeps : !mine))
-			fail("queue %u: %lu interrupts on cpu %u for %lu waits", qi, mine, q->cpu, sleeps);
-		if (!opts.irq && mine > (q->event_idx && qi ? 1u : 0u))
-			fail("queue %u: %lu interrupts while polling", qi, mine);
-	}
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		if (mq_work[c].requests)
-			printf("  blk-mq: cpu %u: %lu requests %s\n", c, mq_work[c].requests,
-			       blk.ro ? "read (read-only disk)" : "verified");
-	return true;
+	m = (struct mq_case){ .name = "blk-mq", .d = &bulk, .nq = blk.nq,
+			      .nblocks = blk.cfg.capacity, .ro = blk.ro, .irq = opts.irq,
+			      .seed = seed, .print = mq_print };
+	return mq_run(&m, why);
 }
 
 /* ---- blk-indirect ---- */
@@ -759,7 +503,7 @@ static bool test_blk_indirect(char *why)
 
 static bool event_idx_pass(bool on, char *why)
 {
-	struct blk_opts o = opts;
+	struct virtio_opts o = opts;
 	struct virtq *q;
 	u64 span = MIN(4ULL * DEPTH * CHUNK / SECTOR_SIZE, blk.cfg.capacity);
 	u64 irq0, s, kicks, skipped, irqs, n = 0;
@@ -788,15 +532,10 @@ static bool event_idx_pass(bool on, char *why)
 	/* Then DEPTH in flight, each kicked as it is added: kicks that find
 	 * the device still busy are the ones suppression can save. */
 	for (unsigned b = 0; b < 4 && !blk.ro; b++) {
-		struct job j = { .type = VIRTIO_BLK_T_OUT, .at = at_range,
-				 .count = (span + CHUNK / SECTOR_SIZE - 1) / (CHUNK / SECTOR_SIZE),
-				 .first = s, .last = s + span,
+		struct job j = { .count = chunks(span, SECTOR_SIZE), .first = s, .last = s + span,
 				 .seed = seed ^ 17, .kick_each = true, .why = why };
 
-		if (!run_job(0, &j))
-			return false;
-		j.type = VIRTIO_BLK_T_IN;
-		if (!run_job(0, &j))
+		if (!write_read_job(&bulk, 0, &j, false))
 			return false;
 		n += j.done;
 	}
@@ -805,13 +544,13 @@ static bool event_idx_pass(bool on, char *why)
 	irqs = vq_irqs(q) - irq0;
 	printf("  blk-event-idx: EVENT_IDX %-3s %s: %lu requests, %lu notifications "
 	       "(%lu suppressed), %lu interrupts (%lu waited for)\n", on ? "on," : "off,",
-	       mode_name(), n, kicks, skipped, irqs, q->sleeps);
+	       wait_name(&opts), n, kicks, skipped, irqs, q->sleeps);
 	if (!kicks)
 		fail("EVENT_IDX %s: not a single notification was needed?", on ? "on" : "off");
 	if (opts.irq && (irqs < q->sleeps || irqs > n))
 		fail("EVENT_IDX %s: %lu interrupts for %lu requests and %lu waits", on ? "on" : "off",
 		     irqs, n, q->sleeps);
-	return quiet_when_polling(0, irq0, why);
+	return quiet_when_polling(q, opts.irq, irq0, true, why);
 }
 
 static bool test_blk_event_idx(char *why)
@@ -902,8 +641,8 @@ static int build_bad(int kind, u8 *data)
 static bool malformed_one(int kind, u8 *data, char *why)
 {
 	struct virtq *q;
-	u64 end, cfg0;
-	bool needs_reset = false;
+	u64 cfg0;
+	bool needs_reset;
 	void *token;
 	u32 len = 0;
 	u16 head;
@@ -920,18 +659,8 @@ static bool malformed_one(int kind, u8 *data, char *why)
 		printf("  blk-malformed: %s: %u data descriptors, seg_max %u, queue size %u\n",
 		       bad_names[kind], long_chain(q), blk.cfg.seg_max, q->size);
 	vq_kick(q);
-	end = time_us() + 2000000;
-	for (unsigned i = 0; !vq_has_used(q); i++) {
-		/* A status read is an exit: look only now and then. */
-		if (!(i % 4096) && (virtio_status(&blk.v) & VIRTIO_S_NEEDS_RESET)) {
-			needs_reset = true;
-			break;
-		}
-		if (time_us() > end)
-			fail("%s: no used entry and no DEVICE_NEEDS_RESET after 2 s (status 0x%x)",
-			     bad_names[kind], virtio_status(&blk.v));
-		cpu_relax();
-	}
+	if (!malformed_wait(q, bad_names[kind], &needs_reset, why))
+		return false;
 	if (!needs_reset) {
 		vq_get_used(q, &token, &len, &head);
 		st = *(volatile u8 *)&io1->status;
@@ -957,8 +686,6 @@ static bool malformed_one(int kind, u8 *data, char *why)
 static bool test_blk_malformed(char *why)
 {
 	static u8 *data;
-	char first_bad[WHY_LEN];
-	unsigned nbad = 0;
 	u64 s;
 	int st;
 
@@ -970,21 +697,9 @@ static bool test_blk_malformed(char *why)
 		return false;
 	if (!data && !(data = dma_alloc(LONG_CHAIN * SECTOR_SIZE, PAGE_SIZE)))
 		fail("out of DMA memory");
-	/* Every kind, so one run shows each outcome; the first failure is
-	 * the case's. */
-	for (int k = 0; k < BAD_COUNT; k++) {
-		char w[WHY_LEN];
-
-		if (k == BAD_INDIRECT_OUTSIDE && !blk.indirect)
-			continue;
-		if (!malformed_one(k, data, w)) {
-			printf("  blk-malformed: %s\n", w);
-			if (!nbad++)
-				memcpy(first_bad, w, WHY_LEN);
-		}
-	}
-	if (nbad)
-		fail("%u of the malformed requests mishandled; first: %s", nbad, first_bad);
+	if (!malformed_all("blk-malformed", BAD_COUNT, blk.indirect ? -1 : BAD_INDIRECT_OUTSIDE,
+			   malformed_one, data, why))
+		return false;
 	/* After a reset everything works again. */
 	if (!reinit(&opts, why))
 		return false;
@@ -1020,22 +735,12 @@ static const struct test_case cases[] = {
 	{ "blk-malformed", test_blk_malformed },
 };
 
-const struct test_case *blk_cases(unsigned *n)
+/* Leave the device quiet and interrupts off for the cases after us. */
+static void blk_end(void)
 {
-	for (unsigned i = 0; i < pci.ndevs; i++)
-		if (pci.devs[i].vendor == VIRTIO_PCI_VENDOR &&
-		    pci.devs[i].device == VIRTIO_PCI_MODERN_BASE + VIRTIO_ID_BLOCK) {
-			*n = ARRAY_SIZE(cases);
-			return cases;
-		}
-	*n = cmdline_is("blk", "1") ? ARRAY_SIZE(cases) : 0;
-	return cases;
-}
-
-void blk_cases_end(void)
-{
-	/* Leave the device quiet and interrupts off for the cases after us. */
-	if (usable)
+	if (dev.usable)
 		virtio_reset(&blk.v);
 	user_irqs(false);
 }
+
+const struct dev_cases blk_cases = { "blk", VIRTIO_ID_BLOCK, cases, ARRAY_SIZE(cases), blk_end };

@@ -27,14 +27,10 @@
 #include "cmdline.h"
 #include "console.h"
 #include "cpu.h"
-#include "smp.h"
-#include "time.h"
 
 struct vscsi ts_sc;
-struct vscsi_opts ts_opts;
-static bool probed, usable;
+struct virtio_opts ts_opts;
 bool ts_stale, ts_strict;
-static char probe_why[WHY_LEN];
 const char *ts_cur = "scsi";	/* the case running, for notes */
 static u64 seed;
 unsigned ts_ntargets = 1;
@@ -44,253 +40,6 @@ u8 *ts_buf1, *ts_buf2, *ts_small;
 
 struct slot ts_slots[VIRTIO_MAX_QUEUES][DEPTH];
 
-/* ---- data patterns ---- */
-
-static u64 mix(u64 x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-/* Word i of byte offset `off` of target t: a function of the run's seed, so
- * what a previous run (or another target) left can never pass for it. */
-static u64 word(u64 sd, unsigned t, u64 off, u64 i)
-{
-	return mix(sd ^ (u64)t << 56 ^ (off / 8 + i));
-}
-
-static void fill(void *buf, unsigned t, u64 off, u32 len, u64 sd)
-{
-	u64 *p = buf;
-
-	for (u64 i = 0; i < len / 8; i++)
-		p[i] = word(sd, t, off, i);
-}
-
-static long check(const void *buf, unsigned t, u64 off, u32 len, u64 sd)
-{
-	const u64 *p = buf;
-
-	for (u64 i = 0; i < len / 8; i++)
-		if (p[i] != word(sd, t, off, i))
-			return i;
-	return -1;
-}
-
-static bool all_zero(const void *buf, u32 len)
-{
-	const u64 *p = buf;
-
-	for (u32 i = 0; i < len / 8; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-/* ---- commands ---- */
-
-static void parse_sense(struct res *r)
-{
-	const u8 *s = r->sense;
-	u8 code = s[0] & 0x7f;
-
-	r->key = r->asc = r->ascq = 0xff;
-	if ((code == 0x70 || code == 0x71) && r->sense_len >= 14) {
-		r->key = s[2] & 0x0f;
-		r->asc = s[12];
-		r->ascq = s[13];
-	} else if ((code == 0x72 || code == 0x73) && r->sense_len >= 4) {
-		r->key = s[1] & 0x0f;
-		r->asc = s[2];
-		r->ascq = s[3];
-	}
-}
-
-/* What a completed command of c says, into r. */
-void ts_take_result(struct vscsi_cmd *c, int resp, struct res *r)
-{
-	volatile struct vscsi_resp *v = c->resp_at;
-
-	memset(r, 0, sizeof(*r));
-	r->resp = resp;
-	if (resp < 0)
-		return;
-	r->status = v->status;
-	r->sense_len = v->sense_len;
-	r->resid = v->residual;
-	r->used = c->used_len;
-	memcpy(r->sense, (const void *)v->sense, MIN(r->sense_len, (u32)VSCSI_SENSE_SIZE));
-	parse_sense(r);
-}
-
-/* One command on request queue 0 through ts_c1, start to finish. */
-int ts_cmd_lun(const u8 lun[8], const u8 *cdb, unsigned cdb_len, enum vscsi_dir dir,
-		   void *buf, u32 len, struct res *r)
-{
-	int resp = vscsi_do(&ts_sc, 0, ts_c1, lun, cdb, cdb_len, dir, buf, len, len ? 1 : 0, 0);
-
-	if (resp < 0)
-		ts_stale = true;
-	ts_take_result(ts_c1, resp, r);
-	return resp;
-}
-
-int ts_cmd(unsigned t, const u8 *cdb, unsigned cdb_len, enum vscsi_dir dir, void *buf,
-	       u32 len, struct res *r)
-{
-	u8 lun[8];
-
-	vscsi_lun(lun, t, 0);
-	return ts_cmd_lun(lun, cdb, cdb_len, dir, buf, len, r);
-}
-
-bool ts_good(const struct res *r)
-{
-	return r->resp == VSCSI_S_OK && r->status == SCSI_GOOD;
-}
-
-bool ts_is_check(const struct res *r, u8 key, u8 asc, u8 ascq)
-{
-	return r->resp == VSCSI_S_OK && r->status == SCSI_CHECK_CONDITION && r->key == key &&
-	       r->asc == asc && r->ascq == ascq;
-}
-
-/* A result in words; two buffers so one printf can show two. */
-const char *ts_res_str(const struct res *r)
-{
-	static char b[2][80];
-	static unsigned n;
-	char *s = b[n++ & 1];
-
-	if (r->resp != VSCSI_S_OK)
-		snprintf(s, 80, "virtio response %s (%d)", vscsi_response_name(r->resp), r->resp);
-	else if (r->status == SCSI_GOOD)
-		snprintf(s, 80, "GOOD");
-	else if (r->status == SCSI_CHECK_CONDITION)
-		snprintf(s, 80, "CHECK CONDITION key %xh ASC/ASCQ %02xh/%02xh", r->key, r->asc,
-			 r->ascq);
-	else
-		snprintf(s, 80, "status %02xh", r->status);
-	return s;
-}
-
-/*
- * A difference from kite's answers where another target may differ (an
- * optional feature, a choice left open): fails under scsi_strict=1,
- * otherwise printed as a note. Use: if (bad && !ts_differ(why, ...)) return false;
- */
-bool ts_differ(char *why, const char *fmt, ...)
-{
-	char msg[WHY_LEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (ts_strict)
-		fail("%s", msg);
-	printf("  %s: note: %s\n", ts_cur, msg);
-	return true;
-}
-
-bool ts_expect_good(const char *what, const struct res *r, char *why)
-{
-	if (!ts_good(r))
-		fail("%s: %s, expected GOOD", what, ts_res_str(r));
-	return true;
-}
-
-/* CHECK CONDITION with that sense, in fixed format (18 bytes or more). */
-bool ts_expect_check(const char *what, const struct res *r, u8 key, u8 asc, u8 ascq,
-			 char *why)
-{
-	if (!ts_is_check(r, key, asc, ascq))
-		fail("%s: %s, expected CHECK CONDITION key %xh %02xh/%02xh", what, ts_res_str(r), key,
-		     asc, ascq);
-	if (r->sense_len < 18 || (r->sense[0] & 0x7f) != 0x70 || r->sense[7] < 10)
-		fail("%s: sense of %u bytes, code %02xh, additional length %u: not fixed format",
-		     what, r->sense_len, r->sense[0], r->sense[7]);
-	return true;
-}
-
-/* READ / WRITE with a CDB of `size` bytes (6, 10, 12, 16); 16 where the
- * smaller one cannot say it. Returns the CDB length. */
-unsigned ts_rw_cdb(u8 *c, bool write, unsigned size, u64 lba, u32 n, bool fua)
-{
-	memset(c, 0, 16);
-	if (size == 6 && (lba >= 1u << 21 || n > 256 || !n || fua))
-		size = 10;
-	if (size == 10 && (lba > 0xffffffffULL || n > 0xffff))
-		size = 16;
-	if (size == 12 && lba > 0xffffffffULL)
-		size = 16;
-	switch (size) {
-	case 6:
-		c[0] = write ? 0x0a : 0x08;
-		c[1] = lba >> 16 & 0x1f;
-		c[2] = lba >> 8;
-		c[3] = lba;
-		c[4] = n == 256 ? 0 : n;
-		return 6;
-	case 10:
-		c[0] = write ? 0x2a : 0x28;
-		put32(c + 2, lba);
-		put16(c + 7, n);
-		break;
-	case 12:
-		c[0] = write ? 0xaa : 0xa8;
-		put32(c + 2, lba);
-		put32(c + 6, n);
-		break;
-	default:
-		c[0] = write ? 0x8a : 0x88;
-		put64(c + 2, lba);
-		put32(c + 10, n);
-		size = 16;
-		break;
-	}
-	if (fua)
-		c[1] |= 0x08;
-	return size;
-}
-
-int ts_rw(unsigned t, bool write, unsigned size, u64 lba, u32 n, void *buf, struct res *r)
-{
-	u8 c[16];
-	unsigned len = ts_rw_cdb(c, write, size, lba, n, false);
-
-	return ts_cmd(t, c, len, write ? VSCSI_OUT : VSCSI_IN, buf, n * ts_lus[t].bs, r);
-}
-
-int ts_tur(unsigned t, struct res *r)
-{
-	static const u8 c[6] = { 0x00 };
-
-	return ts_cmd(t, c, 6, VSCSI_NONE, NULL, 0, r);
-}
-
-int ts_inquiry(unsigned t, bool evpd, u8 page, u16 alloc, void *buf, u32 len, struct res *r)
-{
-	u8 c[6] = { 0x12, evpd, page };
-
-	put16(c + 3, alloc);
-	return ts_cmd(t, c, 6, VSCSI_IN, buf, len, r);
-}
-
-int ts_mode_sense(unsigned t, bool ten, u8 pc_page, bool dbd, u16 alloc, void *buf,
-		      struct res *r)
-{
-	u8 c[10] = { ten ? 0x5a : 0x1a, dbd ? 0x08 : 0, pc_page };
-
-	if (ten)
-		put16(c + 7, alloc);
-	else
-		c[4] = alloc;
-	return ts_cmd(t, c, ten ? 10 : 6, VSCSI_IN, buf, alloc, r);
-}
-
 /* ---- set-up ---- */
 
 static void parse_opts(void)
@@ -298,58 +47,14 @@ static void parse_opts(void)
 	char v[16];
 	u64 n;
 
-	ts_opts.irq = cmdline_get("scsi_wait", v, sizeof(v)) ? strcmp(v, "poll") != 0
-							  : !cmdline_is("blk_wait", "poll");
-	ts_opts.event_idx = cmdline_flag("event_idx", true);
-	ts_opts.indirect = cmdline_flag("indirect", true);
-	ts_opts.merged = cmdline_is("layout", "merged");
+	virtio_opts_cmdline(&ts_opts, "scsi_wait");
 	ts_strict = cmdline_is("scsi_strict", "1");
 	if (cmdline_get("scsi_targets", v, sizeof(v)) && parse_uint(v, 10, &n) && n >= 1)
 		ts_ntargets = MIN(n, (u64)MAX_TARGETS);
 }
 
-const char *ts_mode_name(void)
-{
-	return ts_opts.irq ? "interrupts" : "polling";
-}
-
-/* A data buffer with a page free in front (merged layout's response). */
-u8 *ts_dbuf(u32 len)
-{
-	u8 *p = dma_alloc(len + PAGE_SIZE, PAGE_SIZE);
-
-	return p ? p + PAGE_SIZE : NULL;
-}
-
-/* Clear the unit attentions a reset leaves (QEMU raises one at every
- * device reset) with TEST UNIT READY until it is GOOD. */
-bool ts_settle(unsigned t, char *why)
-{
-	struct res r;
-
-	for (int i = 0; i < 8; i++) {
-		if (ts_tur(t, &r) < 0)
-			fail("target %u: TEST UNIT READY: %s", t, ts_res_str(&r));
-		if (ts_good(&r))
-			return true;
-		if (r.resp != VSCSI_S_OK || r.status != SCSI_CHECK_CONDITION ||
-		    r.key != SK_UNIT_ATTENTION)
-			fail("target %u: TEST UNIT READY: %s", t, ts_res_str(&r));
-		printf("  %s: target %u: unit attention %02xh/%02xh cleared\n", ts_cur, t, r.asc,
-		       r.ascq);
-	}
-	fail("target %u: still a unit attention after 8 TEST UNIT READYs", t);
-}
-
-void ts_copy_ascii(char *dst, const u8 *src, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
-	dst[n] = 0;
-}
-
 /* What target t's LUN 0 says about itself, into lus[t]. */
-static bool learn(unsigned t, char *why)
+static bool learn_target(unsigned t, char *why)
 {
 	struct lu *l = &ts_lus[t];
 	struct res r;
@@ -430,83 +135,62 @@ static bool learn(unsigned t, char *why)
 	return true;
 }
 
-bool ts_reinit(const struct vscsi_opts *o, char *why)
+static struct case_dev dev;
+
+bool ts_reinit(const struct virtio_opts *o, char *why)
 {
-	if (!vscsi_init(&ts_sc, o, why, WHY_LEN)) {
-		usable = false;
-		snprintf(probe_why, sizeof(probe_why), "%s", why);
-		return false;
-	}
+	if (!vscsi_init(&ts_sc, o, why, WHY_LEN))
+		return dev_down(&dev, why);
 	for (unsigned t = 0; t < ts_ntargets; t++)
 		if (!ts_settle(t, why))
 			return false;
 	return true;
 }
 
-/* Every case starts here: the first call finds and starts the device. */
-bool ts_ready(const char *name, char *why)
+static bool restart(char *why)
 {
-	ts_cur = name;
-	if (!probed) {
-		int r;
+	return ts_reinit(&ts_opts, why);
+}
 
-		probed = true;
-		parse_opts();
-		seed = mix(rdtsc() ^ 0x6b6974652d736373ULL);
-		r = vscsi_probe(&ts_sc, probe_why, sizeof(probe_why));
-		if (r == 0)
-			snprintf(probe_why, sizeof(probe_why), "no virtio-scsi device (1af4:1048) found");
-		ts_c1 = vscsi_cmd_alloc();
-		ts_buf1 = ts_dbuf(CHUNK);
-		ts_buf2 = ts_dbuf(CHUNK);
-		ts_small = ts_dbuf(SMALL);
-		if (r > 0 && (!ts_c1 || !ts_buf1 || !ts_buf2 || !ts_small)) {
-			snprintf(probe_why, sizeof(probe_why), "out of DMA memory");
-			r = -1;
-		}
-		if (r > 0) {
-			char w[WHY_LEN];
-
-			usable = true;
-			user_irqs(true);
-			if (!ts_reinit(&ts_opts, w)) {
-				usable = false;
-				snprintf(probe_why, sizeof(probe_why), "set-up: %s", w);
-			}
-			for (unsigned t = 0; usable && t < ts_ntargets; t++)
-				if (!learn(t, w)) {
-					usable = false;
-					snprintf(probe_why, sizeof(probe_why), "set-up: %s", w);
-				}
-		}
-	}
-	if (!usable)
-		fail("%s", probe_why);
-	if (ts_stale) {
-		/* Start clean: the reset takes back whatever was in flight. */
-		ts_stale = false;
-		for (unsigned qi = 0; qi < VIRTIO_MAX_QUEUES; qi++)
-			for (unsigned s = 0; s < DEPTH; s++)
-				ts_slots[qi][s].busy = false;
-		if (!ts_reinit(&ts_opts, why))
+static bool learn(char *why)
+{
+	for (unsigned t = 0; t < ts_ntargets; t++)
+		if (!learn_target(t, why))
 			return false;
-	}
-	if (virtio_status(&ts_sc.v) & (VIRTIO_S_NEEDS_RESET | VIRTIO_S_FAILED))
-		fail("device status 0x%x", virtio_status(&ts_sc.v));
 	return true;
 }
 
-bool ts_alloc_slots(unsigned qi)
+static int probe(char *why, size_t whylen)
 {
-	for (unsigned s = 0; s < DEPTH; s++) {
-		if (ts_slots[qi][s].c)
-			continue;
-		ts_slots[qi][s].c = vscsi_cmd_alloc();
-		ts_slots[qi][s].buf = ts_dbuf(CHUNK);
-		if (!ts_slots[qi][s].c || !ts_slots[qi][s].buf)
-			return false;
+	int r;
+
+	parse_opts();
+	seed = run_seed(0x6b6974652d736373ULL);
+	r = vscsi_probe(&ts_sc, why, whylen);
+	ts_c1 = vscsi_cmd_alloc();
+	ts_buf1 = ts_dbuf(CHUNK);
+	ts_buf2 = ts_dbuf(CHUNK);
+	ts_small = ts_dbuf(SMALL);
+	if (r > 0 && (!ts_c1 || !ts_buf1 || !ts_buf2 || !ts_small)) {
+		snprintf(why, whylen, "out of DMA memory");
+		r = -1;
 	}
-	return true;
+	return r;
+}
+
+static struct case_dev dev = {
+	.none = "no virtio-scsi device (1af4:1048) found",
+	.v = &ts_sc.v,
+	.bulk = &ts_bulk,
+	.probe = probe,
+	.restart = restart,
+	.learn = learn,
+};
+
+bool ts_ready(const char *name, char *why)
+{
+	ts_cur = name;
+	return dev_ready(&dev, why);
 }
 
 /* Data descriptors per command: up to 4, within seg_max. */
@@ -521,42 +205,40 @@ static unsigned segs_for(u32 len, u32 bs)
 	return MAX(n, 1u);
 }
 
-/* ---- the bulk engine: many commands, DEPTH in flight on one queue ---- */
+/* ---- the bulk engine's device (tests_disk.h) ---- */
 
-struct job {
-	bool write;
-	unsigned count;
-	void (*at)(struct job *j, unsigned k, unsigned *t, u64 *lba, u32 *n);
-	const u64 *points;		/* single blocks (at_point) */
-	u64 first, last;		/* block range in CHUNK steps (at_range) */
-	unsigned ntgt;			/* commands go round targets 0..ntgt-1 */
-	u64 seed;
-	bool cdb_mix;			/* READ/WRITE (10), (6), (12), (16) in turn */
-	bool alt_indirect;		/* every other one through an indirect table */
-	bool no_verify;			/* reads of a read-only disk: status only */
-	u64 done;
-	char *why;
-};
-
-static void at_point(struct job *j, unsigned k, unsigned *t, u64 *lba, u32 *n)
+static struct virtq *bulk_queue(unsigned qi)
 {
-	*t = j->ntgt > 1 ? k % j->ntgt : 0;
-	*lba = j->points[j->ntgt > 1 ? k / j->ntgt : k];
-	*n = 1;
+	return vscsi_reqq(&ts_sc, qi);
 }
 
-static void at_range(struct job *j, unsigned k, unsigned *t, u64 *lba, u32 *n)
+static u32 bulk_block_size(unsigned t)
 {
-	u32 per;
-
-	*t = j->ntgt > 1 ? k % j->ntgt : 0;
-	k = j->ntgt > 1 ? k / j->ntgt : k;
-	per = CHUNK / ts_lus[*t].bs;
-	*lba = j->first + (u64)k * per;
-	*n = MIN((u64)per, j->last - *lba);
+	return ts_lus[t].bs;
 }
 
-static bool finish_slot(struct job *j, struct slot *s)
+static bool bulk_alloc(struct slot *s)
+{
+	s->c = vscsi_cmd_alloc();
+	s->buf = ts_dbuf(CHUNK);
+	return s->c && s->buf;
+}
+
+static bool bulk_submit(unsigned qi, const struct job *j, unsigned k, struct slot *s,
+			bool indirect)
+{
+	static const unsigned sizes[] = { 10, 6, 12, 16 };
+	u32 bs = ts_lus[s->target].bs, len = s->nblk * bs;
+	unsigned clen;
+	u8 lun[8], c[16];
+
+	vscsi_lun(lun, s->target, 0);
+	clen = ts_rw_cdb(c, j->write, j->cdb_mix ? sizes[k % 4] : 10, s->lba, s->nblk, false);
+	return vscsi_submit(&ts_sc, qi, s->c, lun, c, clen, j->write ? VSCSI_OUT : VSCSI_IN, s->buf,
+			    len, segs_for(len, bs), indirect ? VSCSI_INDIRECT : 0) == 0;
+}
+
+static bool bulk_check(struct job *j, struct slot *s)
 {
 	struct res r;
 	char *why = j->why;
@@ -564,8 +246,6 @@ static bool finish_slot(struct job *j, struct slot *s)
 	long bad;
 
 	ts_take_result(s->c, *(volatile u8 *)&s->c->resp_at->response, &r);
-	s->busy = false;
-	j->done++;
 	if (!ts_good(&r))
 		fail("target %u: %s of %u blocks at %lu: %s", s->target, j->write ? "write" : "read",
 		     s->nblk, s->lba, ts_res_str(&r));
@@ -584,117 +264,29 @@ static bool finish_slot(struct job *j, struct slot *s)
 		fail("%s of %u bytes at %lu: residual %u, all of it was moved",
 		     j->write ? "write" : "read", s->nblk * bs, s->lba, r.resid);
 	if (!j->write && !j->no_verify &&
-	    (bad = check(s->buf, s->target, s->lba * bs, s->nblk * bs, j->seed)) >= 0)
+	    (bad = pattern_check(s->buf, s->target, s->lba * bs, s->nblk * bs, j->seed)) >= 0)
 		fail("target %u: read at block %lu: word %ld is %016lx, wrote %016lx", s->target,
-		     s->lba, bad, ((u64 *)s->buf)[bad], word(j->seed, s->target, s->lba * bs, bad));
+		     s->lba, bad, ((u64 *)s->buf)[bad],
+		     pattern_word(j->seed, s->target, s->lba * bs, bad));
 	return true;
 }
 
-static bool run_job_once(unsigned qi, struct job *j)
-{
-	static const unsigned sizes[] = { 10, 6, 12, 16 };
-	struct virtq *q = vscsi_reqq(&ts_sc, qi);
-	unsigned next = 0, inflight = 0;
-	char *why = j->why;
-
-	if (!ts_alloc_slots(qi))
-		fail("out of DMA memory for queue %u", qi);
-	while (next < j->count || inflight) {
-		for (unsigned s = 0; s < DEPTH && next < j->count; s++) {
-			struct slot *sl = &ts_slots[qi][s];
-			unsigned flags = j->alt_indirect && (next & 1) ? VSCSI_INDIRECT : 0;
-			u8 lun[8], c[16];
-			unsigned clen;
-			u32 bs, len;
-
-			if (sl->busy)
-				continue;
-			j->at(j, next, &sl->target, &sl->lba, &sl->nblk);
-			bs = ts_lus[sl->target].bs;
-			len = sl->nblk * bs;
-			if (j->write)
-				fill(sl->buf, sl->target, sl->lba * bs, len, j->seed);
-			else
-				memset(sl->buf, 0xa5, len);
-			vscsi_lun(lun, sl->target, 0);
-			clen = ts_rw_cdb(c, j->write, j->cdb_mix ? sizes[next % 4] : 10, sl->lba,
-				      sl->nblk, false);
-			if (vscsi_submit(&ts_sc, qi, sl->c, lun, c, clen, j->write ? VSCSI_OUT : VSCSI_IN,
-					 sl->buf, len, segs_for(len, bs), flags) < 0) {
-				if (!inflight)
-					fail("queue %u: cannot queue command %u", qi, next);
-				break;
-			}
-			sl->busy = true;
-			inflight++;
-			next++;
-		}
-		vq_kick(q);
-		int r = vq_wait(q, VSCSI_TIMEOUT_US);
-
-		if (r < 0)
-			fail("queue %u: %s (%u in flight, used idx %u, last seen %u)", qi,
-			     vscsi_response_name(r), inflight, q->used->idx, q->last_used);
-		vscsi_reap(&ts_sc, qi);
-		for (unsigned s = 0; s < DEPTH; s++) {
-			struct slot *sl = &ts_slots[qi][s];
-
-			if (sl->busy && sl->c->done) {
-				inflight--;
-				if (!finish_slot(j, sl))
-					return false;
-			}
-		}
-	}
-	return true;
-}
-
-static bool run_job(unsigned qi, struct job *j)
-{
-	if (run_job_once(qi, j))
-		return true;
-	ts_stale = true;
-	return false;
-}
-
-/* First and last block of every MiB, and 8 random ones, of target t. */
-static u64 make_points(unsigned t, u64 *points, u64 max)
-{
-	u64 cap = ts_lus[t].nblocks, per = STRIPE / ts_lus[t].bs, n = 0, x = seed | 1;
-
-	for (u64 s = 0; s < cap && n + 2 <= max - 8; s += per) {
-		points[n++] = s;
-		if (MIN(cap, s + per) - 1 != s)
-			points[n++] = MIN(cap, s + per) - 1;
-	}
-	for (int i = 0; i < 8; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		points[n++] = x % cap;
-	}
-	return n;
-}
+const struct bulk_dev ts_bulk = {
+	.what = "command",
+	.slots = ts_slots,
+	.stale = &ts_stale,
+	.queue = bulk_queue,
+	.block_size = bulk_block_size,
+	.alloc = bulk_alloc,
+	.submit = bulk_submit,
+	.check = bulk_check,
+};
 
 /* ---- scsi-rw ---- */
 
-/*
- * Interrupts while polling mean the device ignored our suppression: none
- * with VIRTQ_AVAIL_F_NO_INTERRUPT, one per queue set-up with EVENT_IDX (as
- * the blk-* cases allow for QEMU).
- */
-static bool quiet_when_polling(struct virtq *q, u64 before, char *why)
-{
-	u64 n = vq_irqs(q) - before;
-
-	if (!ts_opts.irq && n > (q->event_idx ? 1u : 0u))
-		fail("queue %u: %lu interrupts with used-buffer notifications suppressed", q->index, n);
-	return true;
-}
-
 static bool test_scsi_rw(char *why)
 {
-	static u64 points[2 * 4096 + 8];
+	static u64 points[MAX_POINTS];
 	struct lu *l = &ts_lus[0];
 	struct virtq *q;
 	u64 npoints, irq0;
@@ -704,36 +296,24 @@ static bool test_scsi_rw(char *why)
 		return false;
 	q = vscsi_reqq(&ts_sc, 0);
 	irq0 = vq_irqs(q);
-	npoints = make_points(0, points, ARRAY_SIZE(points));
-	j = (struct job){ .write = true, .count = npoints, .at = at_point, .points = points,
-			  .seed = seed, .cdb_mix = true, .no_verify = l->ro, .why = why };
+	npoints = make_points(l->nblocks, l->bs, seed, points, ARRAY_SIZE(points));
+	j = (struct job){ .count = npoints, .points = points, .seed = seed, .cdb_mix = true,
+			  .no_verify = l->ro, .why = why };
+	if (!write_read_job(&ts_bulk, 0, &j, l->ro))
+		return false;
 	if (l->ro) {
-		j.write = false;
-		if (!run_job(0, &j))
-			return false;
 		printf("  %s: read-only disk: %lu single-block reads GOOD, nothing written\n", ts_cur,
 		       npoints);
-		return quiet_when_polling(q, irq0, why);
+		return quiet_when_polling(q, ts_opts.irq, irq0, false, why);
 	}
-	if (!run_job(0, &j))
-		return false;
-	j.write = false;
-	j.done = 0;
-	if (!run_job(0, &j))
-		return false;
 	printf("  %s: %lu single blocks (first and last of every MiB, 8 random) written and "
 	       "verified, READ/WRITE (10), (6), (12), (16) in turn\n", ts_cur, npoints);
 	if (l->nblocks * l->bs <= FULL_PASS_MAX) {
-		u64 per = CHUNK / l->bs;
-		unsigned n = (l->nblocks + per - 1) / per;
+		unsigned n = chunks(l->nblocks, l->bs);
 
-		j = (struct job){ .write = true, .count = n, .at = at_range, .first = 0,
-				  .last = l->nblocks, .seed = seed ^ 1, .cdb_mix = true,
-				  .alt_indirect = ts_sc.indirect, .why = why };
-		if (!run_job(0, &j))
-			return false;
-		j.write = false;
-		if (!run_job(0, &j))
+		j = (struct job){ .count = n, .first = 0, .last = l->nblocks, .seed = seed ^ 1,
+				  .cdb_mix = true, .alt_indirect = ts_sc.indirect, .why = why };
+		if (!write_read_job(&ts_bulk, 0, &j, false))
 			return false;
 		printf("  %s: full pass: %u commands of up to %u KiB in %u segments each way%s\n",
 		       ts_cur, n, CHUNK / 1024, segs_for(CHUNK, l->bs),
@@ -741,7 +321,7 @@ static bool test_scsi_rw(char *why)
 	}
 	printf("  %s: queue 0: %lu notifications, %lu suppressed, %lu interrupts\n", ts_cur, q->kicks,
 	       q->kicks_skipped, vq_irqs(q) - irq0);
-	return quiet_when_polling(q, irq0, why);
+	return quiet_when_polling(q, ts_opts.irq, irq0, false, why);
 }
 
 /* ---- scsi-flush ---- */
@@ -755,7 +335,7 @@ static bool test_scsi_flush(char *why)
 	if (!ts_ready("scsi-flush", why))
 		return false;
 	if (!l->ro) {
-		fill(ts_buf1, 0, 7 * l->bs, l->bs, seed ^ 7);
+		pattern_fill(ts_buf1, 0, 7 * l->bs, l->bs, seed ^ 7);
 		ts_rw(0, true, 10, 7, 1, ts_buf1, &r);
 		if (!ts_expect_good("write before the flush", &r, why))
 			return false;
@@ -777,7 +357,7 @@ static bool test_scsi_flush(char *why)
 		u8 w[16];
 		unsigned wl = ts_rw_cdb(w, true, 10, 8, 1, true);
 
-		fill(ts_buf1, 0, 8 * l->bs, l->bs, seed ^ 8);
+		pattern_fill(ts_buf1, 0, 8 * l->bs, l->bs, seed ^ 8);
 		ts_cmd(0, w, wl, VSCSI_OUT, ts_buf1, l->bs, &r);
 		if (!ts_expect_good("WRITE (10) with FUA", &r, why))
 			return false;
@@ -785,7 +365,7 @@ static bool test_scsi_flush(char *why)
 		ts_rw(0, false, 16, 8, 1, ts_buf2, &r);
 		if (!ts_expect_good("read after the FUA write", &r, why))
 			return false;
-		if (check(ts_buf2, 0, 8 * l->bs, l->bs, seed ^ 8) >= 0)
+		if (pattern_check(ts_buf2, 0, 8 * l->bs, l->bs, seed ^ 8) >= 0)
 			fail("block 8 does not read back what the FUA write wrote");
 	}
 	printf("  %s: SYNCHRONIZE CACHE (10) and (16) GOOD (WCE %u)%s\n", ts_cur, l->wce,
@@ -810,15 +390,19 @@ static bool write_region(u64 lba, u32 n, u64 sd, char *why)
 {
 	struct res r;
 
-	fill(ts_buf1, 0, lba * ts_lus[0].bs, n * ts_lus[0].bs, sd);
+	pattern_fill(ts_buf1, 0, lba * ts_lus[0].bs, n * ts_lus[0].bs, sd);
 	ts_rw(0, true, 10, lba, n, ts_buf1, &r);
 	return ts_expect_good("writing the region first", &r, why);
 }
 
-static const char *what_is_there(const u8 *b, u64 lba, u32 len, u64 sd)
+/* A READ (size) of n blocks at lba into ts_buf2, poisoned first: GOOD. */
+static bool read_back(unsigned size, u64 lba, u32 n, const char *what, char *why)
 {
-	return all_zero(b, len) ? "zeros" : check(b, 0, lba * ts_lus[0].bs, len, sd) < 0 ?
-	       "the old data" : "other data";
+	struct res r;
+
+	memset(ts_buf2, 0xa5, n * ts_lus[0].bs);
+	ts_rw(0, false, size, lba, n, ts_buf2, &r);
+	return ts_expect_good(what, &r, why);
 }
 
 static int unmap(u64 lba, u32 n, u64 lba2, u32 n2, u16 plen_override, struct res *r)
@@ -839,6 +423,14 @@ static int unmap(u64 lba, u32 n, u64 lba2, u32 n2, u16 plen_override, struct res
 	return ts_cmd(0, c, 10, plen ? VSCSI_OUT : VSCSI_NONE, p, plen, r);
 }
 
+/* scsi-unmap and scsi-write-same write: a read-only disk skips them. */
+static bool skip_read_only(void)
+{
+	if (ts_lus[0].ro)
+		printf("  %s: read-only disk: skipped (scsi-readonly tries it)\n", ts_cur);
+	return ts_lus[0].ro;
+}
+
 static bool test_scsi_unmap(char *why)
 {
 	struct lu *l = &ts_lus[0];
@@ -848,10 +440,8 @@ static bool test_scsi_unmap(char *why)
 
 	if (!ts_ready("scsi-unmap", why))
 		return false;
-	if (l->ro) {
-		printf("  %s: read-only disk: skipped (scsi-readonly tries it)\n", ts_cur);
+	if (skip_read_only())
 		return true;
-	}
 	if (!l->lbpu && !l->max_unmap_lba) {
 		printf("  %s: UNMAP not supported (no LBPU, no MAXIMUM UNMAP LBA COUNT): skipped\n", ts_cur);
 		return true;
@@ -865,14 +455,12 @@ static bool test_scsi_unmap(char *why)
 	unmap(s, n, 0, 0, 0xffff, &r);
 	if (!ts_expect_good("UNMAP", &r, why))
 		return false;
-	memset(ts_buf2, 0xa5, n * l->bs);
-	ts_rw(0, false, 10, s, n, ts_buf2, &r);
-	if (!ts_expect_good("reading back", &r, why))
+	if (!read_back(10, s, n, "reading back", why))
 		return false;
 	if (l->lbprz && !all_zero(ts_buf2, n * l->bs))
 		fail("LBPRZ set, but unmapped blocks %lu-%lu do not read back as zeros", s, s + n - 1);
 	printf("  %s: %u blocks at %lu unmapped, read back %s (LBPME %u, LBPRZ %u)\n", ts_cur, n, s,
-	       what_is_there(ts_buf2, s, n * l->bs, seed ^ 3), l->lbpme, l->lbprz);
+	       what_is_there(ts_buf2, 0, s * l->bs, n * l->bs, seed ^ 3), l->lbpme, l->lbprz);
 	/* No parameter data: nothing to do, not an error (SBC-3). */
 	unmap(0, 0, 0, 0, 0, &r);
 	if (!ts_expect_good("UNMAP with parameter list length 0", &r, why))
@@ -905,6 +493,19 @@ static int write_same(bool sixteen, u8 flags, u64 lba, u32 n, const void *block,
 
 static bool test_scsi_write_same(char *why)
 {
+	/* Zeros with UNMAP: whether unmapped or written, they read as zeros.
+	 * Then zeros without UNMAP, over a pattern: written zeros. */
+	static const struct {
+		bool sixteen;
+		u8 flags;
+		unsigned read;		/* READ (n) for reading back */
+		u64 over;		/* seed ^ over: the pattern written first, 0 none */
+		const char *what, *bad;
+	} zeros[] = {
+		{ true, 0x08, 10, 0, "WRITE SAME (16) of zeros with UNMAP",
+		  "WRITE SAME (16) UNMAP of a zero block" },
+		{ false, 0, 12, 22, "WRITE SAME (10) of zeros", "WRITE SAME (10) of a zero block" },
+	};
 	struct lu *l = &ts_lus[0];
 	u32 n = CHUNK / l->bs;
 	struct res r;
@@ -912,62 +513,40 @@ static bool test_scsi_write_same(char *why)
 
 	if (!ts_ready("scsi-write-same", why))
 		return false;
-	if (l->ro) {
-		printf("  %s: read-only disk: skipped (scsi-readonly tries it)\n", ts_cur);
+	if (skip_read_only())
 		return true;
-	}
 	s = region(0, n) + n;
 	/* A pattern block: every block of the range holds it. */
-	fill(ts_buf1, 0, 0, l->bs, seed ^ 21);
+	pattern_fill(ts_buf1, 0, 0, l->bs, seed ^ 21);
 	write_same(false, 0, s, n, ts_buf1, &r);
-	if (!ts_expect_good("WRITE SAME (10) of a pattern", &r, why))
-		return false;
-	memset(ts_buf2, 0xa5, n * l->bs);
-	ts_rw(0, false, 16, s, n, ts_buf2, &r);
-	if (!ts_expect_good("reading back", &r, why))
+	if (!ts_expect_good("WRITE SAME (10) of a pattern", &r, why) ||
+	    !read_back(16, s, n, "reading back", why))
 		return false;
 	for (u32 k = 0; k < n; k++)
 		if (memcmp(ts_buf2 + k * l->bs, ts_buf1, l->bs))
 			fail("WRITE SAME (10): block %lu is not the pattern block", s + k);
-	/* Zeros with UNMAP: whether unmapped or written, they read as zeros. */
-	memset(ts_buf1, 0, l->bs);
-	write_same(true, 0x08, s, n, ts_buf1, &r);
-	if (!ts_expect_good("WRITE SAME (16) of zeros with UNMAP", &r, why))
-		return false;
-	memset(ts_buf2, 0xa5, n * l->bs);
-	ts_rw(0, false, 10, s, n, ts_buf2, &r);
-	if (!ts_expect_good("reading back", &r, why))
-		return false;
-	if (!all_zero(ts_buf2, n * l->bs))
-		fail("WRITE SAME (16) UNMAP of a zero block: blocks %lu-%lu do not read as zeros", s,
-		     s + n - 1);
-	/* Zeros without UNMAP, over a pattern: written zeros. */
-	if (!write_region(s, n, seed ^ 22, why))
-		return false;
-	memset(ts_buf1, 0, l->bs);
-	write_same(false, 0, s, n, ts_buf1, &r);
-	if (!ts_expect_good("WRITE SAME (10) of zeros", &r, why))
-		return false;
-	memset(ts_buf2, 0xa5, n * l->bs);
-	ts_rw(0, false, 12, s, n, ts_buf2, &r);
-	if (!ts_expect_good("reading back", &r, why))
-		return false;
-	if (!all_zero(ts_buf2, n * l->bs))
-		fail("WRITE SAME (10) of a zero block: blocks %lu-%lu do not read as zeros", s,
-		     s + n - 1);
+	for (unsigned i = 0; i < ARRAY_SIZE(zeros); i++) {
+		if (zeros[i].over && !write_region(s, n, seed ^ zeros[i].over, why))
+			return false;
+		memset(ts_buf1, 0, l->bs);
+		write_same(zeros[i].sixteen, zeros[i].flags, s, n, ts_buf1, &r);
+		if (!ts_expect_good(zeros[i].what, &r, why) ||
+		    !read_back(zeros[i].read, s, n, "reading back", why))
+			return false;
+		if (!all_zero(ts_buf2, n * l->bs))
+			fail("%s: blocks %lu-%lu do not read as zeros", zeros[i].bad, s, s + n - 1);
+	}
 	/* NDOB: no data-out buffer, zeros (WRITE SAME (16)). */
 	if (!write_region(s, n, seed ^ 23, why))
 		return false;
 	write_same(true, 0x01, s, n, NULL, &r);
 	if (ts_good(&r)) {
-		memset(ts_buf2, 0xa5, n * l->bs);
-		ts_rw(0, false, 10, s, n, ts_buf2, &r);
-		if (!ts_expect_good("reading back after NDOB", &r, why))
+		if (!read_back(10, s, n, "reading back after NDOB", why))
 			return false;
 		if (!all_zero(ts_buf2, n * l->bs) &&
 		    !ts_differ(why, "WRITE SAME (16) with NDOB: GOOD, but blocks %lu-%lu read back %s, "
 			    "SBC-3 says zeros", s, s + n - 1,
-			    what_is_there(ts_buf2, s, n * l->bs, seed ^ 23)))
+			    what_is_there(ts_buf2, 0, s * l->bs, n * l->bs, seed ^ 23)))
 			return false;
 	} else if (!ts_differ(why, "WRITE SAME (16) with NDOB: %s", ts_res_str(&r))) {
 		return false;
@@ -1003,7 +582,7 @@ static bool test_scsi_readonly(char *why)
 	}
 	if (!l->ro)
 		fail("scsi_ro=1 but MODE SENSE's WP bit is 0");
-	fill(ts_buf1, 0, 0, l->bs, seed ^ 5);
+	pattern_fill(ts_buf1, 0, 0, l->bs, seed ^ 5);
 	ts_rw(0, true, 10, 0, 1, ts_buf1, &r);
 	if (!ts_expect_check("WRITE (10) to a read-only disk", &r, SK_DATA_PROTECT, 0x27, 0, why))
 		return false;
@@ -1048,7 +627,7 @@ static bool test_scsi_range(char *why)
 	for (unsigned i = 0; i < ARRAY_SIZE(t); i++) {
 		if (t[i].write && l->ro)
 			continue;
-		fill(ts_buf1, 0, (cap - t[i].back) * l->bs, t[i].n * l->bs, seed ^ 9);
+		pattern_fill(ts_buf1, 0, (cap - t[i].back) * l->bs, t[i].n * l->bs, seed ^ 9);
 		ts_rw(0, t[i].write, 10, cap - t[i].back, t[i].n, ts_buf1, &r);
 		if (t[i].ok ? !ts_expect_good(t[i].what, &r, why)
 			    : !ts_expect_check(t[i].what, &r, SK_ILLEGAL_REQUEST, 0x21, 0, why))
@@ -1101,45 +680,15 @@ static bool test_scsi_range(char *why)
 
 /* ---- scsi-mq ---- */
 
-struct mq_work {
-	unsigned cpu;
-	u64 commands;
-	bool ok;
-	char why[WHY_LEN];
-};
-
-static struct mq_work mq_work[MAX_CPUS];
-
-static long mq_worker(void *arg)
+static void mq_print(unsigned qi, const struct mq_queue *s)
 {
-	struct mq_work *w = arg;
-	u64 slice = ts_lus[0].nblocks / ts_sc.nreq;
-
-	user_irqs(true);
-	w->ok = true;
-	for (unsigned qi = 0; qi < ts_sc.nreq && w->ok; qi++) {
-		u64 n = MIN(slice, 16ULL * CHUNK / ts_lus[0].bs), per = CHUNK / ts_lus[0].bs;
-		struct job j = { .write = true, .at = at_range, .first = qi * slice,
-				 .last = qi * slice + n, .seed = seed ^ (0x100 + qi),
-				 .no_verify = ts_lus[0].ro, .why = w->why };
-
-		if (vscsi_reqq(&ts_sc, qi)->cpu != w->cpu)
-			continue;
-		j.count = (n + per - 1) / per;
-		w->ok = ts_lus[0].ro || run_job(qi, &j);
-		if (w->ok) {
-			j.write = false;
-			w->ok = run_job(qi, &j);
-		}
-		w->commands += j.done;
-	}
-	user_irqs(false);
-	return 0;
+	printf("  %s: request queue %u on cpu %u: %lu interrupts there (%lu waited for), "
+	       "%lu elsewhere\n", ts_cur, qi, s->q->cpu, s->mine, s->sleeps, s->others);
 }
 
 static bool test_scsi_mq(char *why)
 {
-	u64 before[VIRTIO_MAX_QUEUES][MAX_CPUS], sleeps0[VIRTIO_MAX_QUEUES];
+	static struct mq_case m;
 
 	if (!ts_ready("scsi-mq", why))
 		return false;
@@ -1148,62 +697,17 @@ static bool test_scsi_mq(char *why)
 		       ts_sc.cfg.num_queues);
 		return true;
 	}
-	for (unsigned qi = 0; qi < ts_sc.nreq; qi++) {
-		sleeps0[qi] = vscsi_reqq(&ts_sc, qi)->sleeps;
-		for (unsigned c = 0; c < smp.ncpus; c++)
-			before[qi][c] = irq_count(c, vscsi_reqq(&ts_sc, qi)->vec % NR_DEV_VECS);
-	}
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		mq_work[c] = (struct mq_work){ .cpu = c };
-	for (unsigned c = 1; c < smp.ncpus; c++)
-		if (smp.cpus[c].online && !smp_start(c, mq_worker, &mq_work[c]))
-			fail("cpu %u cannot take work", c);
-	mq_worker(&mq_work[0]);
-	user_irqs(true);
-	for (unsigned c = 1; c < smp.ncpus; c++) {
-		long r;
-
-		if (smp.cpus[c].online && !smp_wait(c, 60000000, &r))
-			fail("cpu %u did not finish", c);
-	}
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		if (!mq_work[c].ok && smp.cpus[c].online)
-			fail("cpu %u: %s", c, mq_work[c].why);
-	for (unsigned qi = 0; qi < ts_sc.nreq; qi++) {
-		struct virtq *q = vscsi_reqq(&ts_sc, qi);
-		u64 mine = 0, others = 0, sleeps = q->sleeps - sleeps0[qi];
-
-		for (unsigned c = 0; c < smp.ncpus; c++) {
-			u64 n = irq_count(c, q->vec % NR_DEV_VECS) - before[qi][c];
-
-			if (c == q->cpu)
-				mine += n;
-			else
-				others += n;
-		}
-		printf("  %s: request queue %u on cpu %u: %lu interrupts there (%lu waited for), "
-		       "%lu elsewhere\n", ts_cur, qi, q->cpu, mine, sleeps, others);
-		if (q->vec >= NR_DEV_VECS)
-			continue;
-		if (others)
-			fail("queue %u: %lu interrupts reached CPUs other than %u", qi, others, q->cpu);
-		if (ts_opts.irq && (q->event_idx ? mine < sleeps : !mine))
-			fail("queue %u: %lu interrupts on cpu %u for %lu waits", qi, mine, q->cpu, sleeps);
-		if (!ts_opts.irq && mine > (q->event_idx && qi ? 1u : 0u))
-			fail("queue %u: %lu interrupts while polling", qi, mine);
-	}
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		if (mq_work[c].commands)
-			printf("  %s: cpu %u: %lu commands %s\n", ts_cur, c, mq_work[c].commands,
-			       ts_lus[0].ro ? "read (read-only disk)" : "verified");
-	return true;
+	m = (struct mq_case){ .name = ts_cur, .d = &ts_bulk, .nq = ts_sc.nreq,
+			      .nblocks = ts_lus[0].nblocks, .ro = ts_lus[0].ro, .irq = ts_opts.irq,
+			      .seed = seed, .print = mq_print };
+	return mq_run(&m, why);
 }
 
 /* ---- scsi-multi-lun ---- */
 
 static bool test_scsi_multi_lun(char *why)
 {
-	static u64 points[2 * 4096 + 8];
+	static u64 points[MAX_POINTS];
 	u64 npoints, minblk = ~0ULL;
 	bool ro = false;
 	struct job j;
@@ -1240,29 +744,18 @@ static bool test_scsi_multi_lun(char *why)
 	}
 	/* The same blocks of every target, in flight together, each with
 	 * its own pattern: a target that answered for another shows. */
-	npoints = make_points(0, points, ARRAY_SIZE(points));
+	npoints = make_points(ts_lus[0].nblocks, ts_lus[0].bs, seed, points, ARRAY_SIZE(points));
 	for (u64 k = 0; k < npoints; k++)
 		points[k] %= minblk;
-	j = (struct job){ .write = !ro, .count = npoints * ts_ntargets, .at = at_point,
-			  .points = points, .ntgt = ts_ntargets, .seed = seed ^ 31, .no_verify = ro,
-			  .why = why };
-	if (!run_job(0, &j))
+	j = (struct job){ .count = npoints * ts_ntargets, .points = points, .ntgt = ts_ntargets,
+			  .seed = seed ^ 31, .no_verify = ro, .why = why };
+	if (!write_read_job(&ts_bulk, 0, &j, ro))
 		return false;
-	if (!ro) {
-		j.write = false;
-		if (!run_job(0, &j))
-			return false;
-	}
-	j = (struct job){ .write = !ro, .count = 16 * ts_ntargets, .at = at_range, .first = 0,
+	j = (struct job){ .count = 16 * ts_ntargets, .first = 0,
 			  .last = MIN(minblk, 16ULL * CHUNK / ts_lus[0].bs), .ntgt = ts_ntargets,
 			  .seed = seed ^ 32, .cdb_mix = true, .no_verify = ro, .why = why };
-	if (!run_job(0, &j))
+	if (!write_read_job(&ts_bulk, 0, &j, ro))
 		return false;
-	if (!ro) {
-		j.write = false;
-		if (!run_job(0, &j))
-			return false;
-	}
 	printf("  %s: %u targets on one controller: %lu single blocks and 16 chunks each, "
 	       "interleaved, %s\n", ts_cur, ts_ntargets, npoints, ro ? "read (read-only)" :
 	       "each read back with its own pattern");
@@ -1286,21 +779,12 @@ static const struct test_case cases[] = {
 	{ "scsi-malformed", test_scsi_malformed },
 };
 
-const struct test_case *scsi_cases(unsigned *n)
+/* Leave the device quiet and interrupts off for the cases after us. */
+static void scsi_end(void)
 {
-	for (unsigned i = 0; i < pci.ndevs; i++)
-		if (pci.devs[i].vendor == VIRTIO_PCI_VENDOR &&
-		    pci.devs[i].device == VIRTIO_PCI_MODERN_BASE + VIRTIO_ID_SCSI) {
-			*n = ARRAY_SIZE(cases);
-			return cases;
-		}
-	*n = cmdline_is("scsi", "1") ? ARRAY_SIZE(cases) : 0;
-	return cases;
-}
-
-void scsi_cases_end(void)
-{
-	if (usable)
+	if (dev.usable)
 		virtio_reset(&ts_sc.v);
 	user_irqs(false);
 }
+
+const struct dev_cases scsi_cases = { "scsi", VIRTIO_ID_SCSI, cases, ARRAY_SIZE(cases), scsi_end };

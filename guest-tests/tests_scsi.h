@@ -1,19 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Internals of the scsi-* cases (tests_scsi.c: set-up, commands, the data
- * cases; tests_scsi_cmds.c: scsi-commands; tests_scsi_tmf.c: scsi-tmf,
+ * Internals of the scsi-* cases (tests_scsi.c: set-up and the data cases;
+ * tests_scsi_io.c: sending commands and judging their results;
+ * tests_scsi_cmds.c: scsi-commands; tests_scsi_tmf.c: scsi-tmf,
  * scsi-bad-target, scsi-malformed). Not for other files.
  */
 #ifndef GUEST_TESTS_SCSI_H
 #define GUEST_TESTS_SCSI_H
 
-#include "tests.h"
+#include "tests_disk.h"
 #include "virtio_scsi.h"
 
-#define CHUNK		(32 * 1024)	/* bytes per request in the bulk passes */
-#define DEPTH		8		/* commands in flight per queue */
-#define FULL_PASS_MAX	(16 * MiB)	/* disks up to this get every block checked */
-#define STRIPE		(1 * MiB)
 #define MAX_TARGETS	8
 #define SMALL		4096		/* scratch buffers for parameter data */
 
@@ -48,18 +45,9 @@ struct res {
 	u8 sense[VSCSI_SENSE_SIZE];
 };
 
-struct slot {
-	struct vscsi_cmd *c;
-	u8 *buf;
-	unsigned target;
-	u64 lba;
-	u32 nblk;
-	bool busy;
-};
-
 /* tests_scsi.c: the state every case shares. */
 extern struct vscsi ts_sc;
-extern struct vscsi_opts ts_opts;
+extern struct virtio_opts ts_opts;
 extern bool ts_stale;		/* a case failed with commands maybe in flight */
 extern bool ts_strict;		/* scsi_strict=1 */
 extern const char *ts_cur;	/* the case running, for notes */
@@ -69,25 +57,18 @@ extern struct vscsi_cmd *ts_c1;	/* one-off commands, on request queue 0 */
 extern u8 *ts_buf1, *ts_buf2;	/* CHUNK bytes each */
 extern u8 *ts_small;		/* SMALL bytes of parameter data */
 extern struct slot ts_slots[VIRTIO_MAX_QUEUES][DEPTH];
-
-/* ---- big-endian fields ---- */
-
-static inline u16 be16(const u8 *p) { return (u16)(p[0] << 8 | p[1]); }
-static inline u32 be32(const u8 *p) { return (u32)be16(p) << 16 | be16(p + 2); }
-static inline u64 be64(const u8 *p) { return (u64)be32(p) << 32 | be32(p + 4); }
-static inline void put16(u8 *p, u16 v) { p[0] = v >> 8; p[1] = v; }
-static inline void put32(u8 *p, u32 v) { put16(p, v >> 16); put16(p + 2, v); }
-static inline void put64(u8 *p, u64 v) { put32(p, v >> 32); put32(p + 4, v); }
+extern const struct bulk_dev ts_bulk;	/* the bulk engine on ts_sc, ts_slots */
 
 /* Every case starts with ts_ready(name, why): the device found and set up. */
 bool ts_ready(const char *name, char *why);
-bool ts_reinit(const struct vscsi_opts *o, char *why);
+bool ts_reinit(const struct virtio_opts *o, char *why);
+
+/* tests_scsi_io.c */
+
 /* TEST UNIT READY until GOOD, clearing unit attentions. */
 bool ts_settle(unsigned t, char *why);
 /* A data buffer with a page free in front (merged layout). */
 u8 *ts_dbuf(u32 len);
-bool ts_alloc_slots(unsigned qi);
-const char *ts_mode_name(void);
 void ts_copy_ascii(char *dst, const u8 *src, unsigned n);
 
 /* One command on request queue 0 through ts_c1, start to finish: the

@@ -14,15 +14,14 @@ static void print_device(void)
 {
 	struct vscsi_config *c = &ts_sc.cfg;
 
-	printf("  scsi: %02x:%02x.%x, %s; features offered 0x%lx, accepted 0x%lx\n",
-	       ts_sc.v.bus, ts_sc.v.dev, ts_sc.v.fn, ts_sc.v.note, ts_sc.v.offered, ts_sc.v.features);
+	print_found("scsi", &ts_sc.v);
 	printf("  scsi: num_queues %u (%u used, %u entries each), seg_max %u, max_sectors %u, "
 	       "cmd_per_lun %u, event_info_size %u, sense %u, cdb %u, max_target %u, max_lun %u\n",
 	       c->num_queues, ts_sc.nreq, vscsi_reqq(&ts_sc, 0)->size, c->seg_max, c->max_sectors,
 	       c->cmd_per_lun, c->event_info_size, c->sense_size, c->cdb_size, c->max_target,
 	       c->max_lun);
 	printf("  scsi: %s, %s layout, EVENT_IDX %s, INDIRECT_DESC %s, MSI-X %u entries%s\n",
-	       ts_mode_name(), ts_opts.merged ? "merged" : "split", ts_sc.event_idx ? "on" : "off",
+	       wait_name(&ts_opts), ts_opts.merged ? "merged" : "split", ts_sc.event_idx ? "on" : "off",
 	       ts_sc.indirect ? "on" : "off", ts_sc.v.msix_entries, ts_strict ? ", strict" : "");
 	for (unsigned t = 0; t < ts_ntargets; t++) {
 		struct lu *l = &ts_lus[t];

@@ -22,27 +22,14 @@
 
 _Static_assert(sizeof(struct blk_hdr) == 16, "virtio_blk_req header");
 _Static_assert(sizeof(struct blk_seg) == 16, "discard/write-zeroes segment");
-_Static_assert(offsetof(struct blk_io, seg) == sizeof(struct blk_hdr),
+_Static_assert(offsetof(struct blk_io, seg) == offsetof(struct blk_io, hdr) + sizeof(struct blk_hdr),
 	       "merged layout sends header and segment as one buffer");
+_Static_assert(offsetof(struct blk_io, vq) == 0, "the token of a chain is its struct vq_req");
 
 int blk_probe(struct blk *b, char *why, size_t whylen)
 {
 	memset(b, 0, sizeof(*b));
 	return virtio_find(&b->v, VIRTIO_ID_BLOCK, 0, why, whylen);
-}
-
-/* Queue i interrupts the (i mod n)th of the n online CPUs. */
-static unsigned queue_cpu(unsigned i)
-{
-	unsigned online = 0, k;
-
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		online += smp.cpus[c].online;
-	k = i % MAX(online, 1u);
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		if (smp.cpus[c].online && !k--)
-			return c;
-	return 0;
 }
 
 static void read_config(struct blk *b)
@@ -78,27 +65,21 @@ static void read_config(struct blk *b)
 	}
 }
 
-bool blk_init(struct blk *b, const struct blk_opts *o, char *why, size_t whylen)
+bool blk_init(struct blk *b, const struct virtio_opts *o, char *why, size_t whylen)
 {
 	u64 want = BIT(VIRTIO_BLK_F_SIZE_MAX) | BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_RO) |
 		   BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_FLUSH) | BIT(VIRTIO_BLK_F_TOPOLOGY) |
 		   BIT(VIRTIO_BLK_F_MQ) | BIT(VIRTIO_BLK_F_DISCARD) | BIT(VIRTIO_BLK_F_WRITE_ZEROES);
-	u64 f;
 
 	b->o = *o;
-	if (o->indirect)
-		want |= BIT(VIRTIO_F_INDIRECT_DESC);
-	if (o->event_idx)
-		want |= BIT(VIRTIO_F_EVENT_IDX);
-	if (!virtio_start(&b->v, want, why, whylen))
+	if (!virtio_start_opts(&b->v, o, want, why, whylen))
 		return false;
-	f = b->v.features;
-	b->ro = f & BIT(VIRTIO_BLK_F_RO);
-	b->flush = f & BIT(VIRTIO_BLK_F_FLUSH);
-	b->discard = f & BIT(VIRTIO_BLK_F_DISCARD);
-	b->write_zeroes = f & BIT(VIRTIO_BLK_F_WRITE_ZEROES);
-	b->indirect = f & BIT(VIRTIO_F_INDIRECT_DESC);
-	b->event_idx = f & BIT(VIRTIO_F_EVENT_IDX);
+	b->ro = virtio_has(&b->v, VIRTIO_BLK_F_RO);
+	b->flush = virtio_has(&b->v, VIRTIO_BLK_F_FLUSH);
+	b->discard = virtio_has(&b->v, VIRTIO_BLK_F_DISCARD);
+	b->write_zeroes = virtio_has(&b->v, VIRTIO_BLK_F_WRITE_ZEROES);
+	b->indirect = virtio_has(&b->v, VIRTIO_F_INDIRECT_DESC);
+	b->event_idx = virtio_has(&b->v, VIRTIO_F_EVENT_IDX);
 	read_config(b);
 	b->nq = MIN(MIN((unsigned)MAX(b->cfg.num_queues, 1), VIRTIO_MAX_QUEUES),
 		    (unsigned)b->v.max_queues);
@@ -107,7 +88,7 @@ bool blk_init(struct blk *b, const struct blk_opts *o, char *why, size_t whylen)
 		return false;
 	}
 	for (unsigned i = 0; i < b->nq; i++)
-		if (!virtq_setup(&b->v, i, o->irq, queue_cpu(i), why, whylen))
+		if (!virtq_setup(&b->v, i, o->irq, smp_online_cpu(i), why, whylen))
 			return false;
 	virtio_driver_ok(&b->v);
 	return true;
@@ -115,7 +96,7 @@ bool blk_init(struct blk *b, const struct blk_opts *o, char *why, size_t whylen)
 
 struct blk_io *blk_io_alloc(void)
 {
-	return dma_alloc(sizeof(struct blk_io), 64);
+	return (struct blk_io *)vq_req_alloc(sizeof(struct blk_io));
 }
 
 int blk_submit(struct blk *b, unsigned qi, struct blk_io *io, u32 type, u64 sector,
@@ -128,15 +109,14 @@ int blk_submit(struct blk *b, unsigned qi, struct blk_io *io, u32 type, u64 sect
 	u8 *data = buf;
 	unsigned n = 0, first = 0;
 	u32 seglen;
-	int r;
 
 	if (qi >= b->nq)
 		return -1;
 	io->hdr = (struct blk_hdr){ .type = type, .sector = dwz ? 0 : sector };
 	io->status = 0xff;
 	io->status_at = &io->status;
-	io->done = false;
-	io->used_len = 0;
+	io->vq.done = false;
+	io->vq.used_len = 0;
 	if (dwz) {
 		io->seg = (struct blk_seg){ .sector = sector, .num_sectors = len / SECTOR_SIZE };
 		data = (u8 *)&io->seg;
@@ -172,52 +152,24 @@ int blk_submit(struct blk *b, unsigned qi, struct blk_io *io, u32 type, u64 sect
 	} else {
 		v[n++] = (struct vq_buf){ &io->status, 1, true };
 	}
-	io->writable = 0;
-	for (unsigned k = 0; k < n; k++)
-		io->writable += v[k].write ? v[k].len : 0;
-	if (flags & BLK_IO_INDIRECT)
-		r = vq_add_indirect(q, io->table, v, n, io);
-	else
-		r = vq_add(q, v, n, io);
-	return r < 0 ? -1 : 0;
+	io->writable = vq_writable(v, n);
+	return vq_add_req(q, io->table, flags & BLK_IO_INDIRECT, v, n, io);
 }
 
 unsigned blk_reap(struct blk *b, unsigned qi)
 {
-	struct virtq *q = &b->v.vq[qi];
-	unsigned n = 0;
-	void *token;
-	u32 len;
-	u16 head;
-
-	while (vq_get_used(q, &token, &len, &head)) {
-		struct blk_io *io = token;
-
-		if (!io)
-			continue;	/* counted in q->bad_used */
-		io->used_len = len;
-		__atomic_store_n(&io->done, true, __ATOMIC_RELEASE);
-		n++;
-	}
-	return n;
+	return vq_reap(&b->v.vq[qi]);
 }
 
 int blk_do(struct blk *b, unsigned qi, struct blk_io *io, u32 type, u64 sector, void *buf,
 	   u32 len, unsigned nseg, unsigned flags)
 {
-	struct virtq *q = &b->v.vq[qi];
+	int r;
 
 	if (blk_submit(b, qi, io, type, sector, buf, len, nseg, flags) < 0)
 		return -3;
-	vq_kick(q);
-	while (!io->done) {
-		int r = vq_wait(q, BLK_TIMEOUT_US);
-
-		if (r < 0)
-			return r;
-		blk_reap(b, qi);
-	}
-	return *(volatile u8 *)io->status_at;
+	r = vq_kick_wait(&b->v.vq[qi], &io->vq, BLK_TIMEOUT_US);
+	return r < 0 ? r : *(volatile u8 *)io->status_at;
 }
 
 const char *blk_status_name(int st)
@@ -227,9 +179,6 @@ const char *blk_status_name(int st)
 	case VIRTIO_BLK_S_IOERR: return "IOERR";
 	case VIRTIO_BLK_S_UNSUPP: return "UNSUPP";
 	case 0xff: return "status byte untouched";
-	case -1: return "timeout";
-	case -2: return "completed without its interrupt";
-	case -3: return "could not be queued";
 	}
-	return "unknown status";
+	return vq_error_name(st) ? vq_error_name(st) : "unknown status";
 }

@@ -42,14 +42,7 @@
 
 #define SECTOR_SIZE			512
 #define BLK_IO_MAX_SEGS			16	/* data descriptors per request */
-#define BLK_TIMEOUT_US			5000000
-
-struct blk_opts {
-	bool irq;		/* MSI-X interrupts, else polling */
-	bool event_idx;		/* negotiate VIRTIO_F_EVENT_IDX if offered */
-	bool indirect;		/* negotiate VIRTIO_F_INDIRECT_DESC if offered */
-	bool merged;		/* layout=merged (see above) */
-};
+#define BLK_TIMEOUT_US			VQ_TIMEOUT_US
 
 struct blk_config {
 	u64 capacity;		/* 512-byte sectors */
@@ -65,7 +58,7 @@ struct blk_config {
 
 struct blk {
 	struct virtio_dev v;
-	struct blk_opts o;
+	struct virtio_opts o;
 	struct blk_config cfg;
 	unsigned nq;		/* queues set up: min(num_queues, VIRTIO_MAX_QUEUES) */
 	bool ro, flush, discard, write_zeroes, indirect, event_idx;
@@ -84,6 +77,7 @@ struct blk_seg {
 };
 
 struct blk_io {
+	struct vq_req vq;	/* first: done, used_len, the caller's ctx */
 	/* read or written by the device */
 	struct blk_hdr hdr;
 	struct blk_seg seg;
@@ -92,9 +86,6 @@ struct blk_io {
 	/* ours */
 	u8 *status_at;		/* where the status byte is for this request */
 	u32 writable;		/* bytes the device may write (used len bound) */
-	u32 used_len;
-	bool done;
-	void *ctx;		/* the caller's; the driver never touches it */
 };
 
 #define BLK_IO_INDIRECT	1	/* submit through an indirect table */
@@ -105,7 +96,7 @@ int blk_probe(struct blk *b, char *why, size_t whylen);
  * (Re)initialise: reset, negotiate, read the config, set up every queue
  * (queue i interrupts CPU i % online CPUs), DRIVER_OK.
  */
-bool blk_init(struct blk *b, const struct blk_opts *o, char *why, size_t whylen);
+bool blk_init(struct blk *b, const struct virtio_opts *o, char *why, size_t whylen);
 
 struct blk_io *blk_io_alloc(void);
 
@@ -118,8 +109,8 @@ struct blk_io *blk_io_alloc(void);
  */
 int blk_submit(struct blk *b, unsigned qi, struct blk_io *io, u32 type, u64 sector,
 	       void *buf, u32 len, unsigned nseg, unsigned flags);
-/* Reap every completed request of queue qi (io->done, status, used_len);
- * the number reaped. */
+/* Reap every completed request of queue qi (io->vq.done, used_len); the
+ * number reaped. */
 unsigned blk_reap(struct blk *b, unsigned qi);
 /*
  * One request, start to finish: submit, kick, wait. The status byte, or

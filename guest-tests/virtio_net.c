@@ -48,29 +48,6 @@ int net_probe(struct net_nic *n, unsigned nth, char *why, size_t whylen)
 	return virtio_find(&n->v, VIRTIO_ID_NET, nth, why, whylen);
 }
 
-/* The kth online CPU, counting round. */
-static unsigned online_cpu(unsigned k)
-{
-	unsigned online = 0;
-
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		online += smp.cpus[c].online;
-	k %= MAX(online, 1u);
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		if (smp.cpus[c].online && !k--)
-			return c;
-	return 0;
-}
-
-static unsigned online_cpus(void)
-{
-	unsigned online = 0;
-
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		online += smp.cpus[c].online;
-	return MAX(online, 1u);
-}
-
 static u64 wanted(const struct net_opts *o, bool mq)
 {
 	u64 want = BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS);
@@ -213,12 +190,12 @@ bool net_init(struct net_nic *n, const struct net_opts *o, char *why, size_t why
 		memcpy(n->mac, local, 6);
 		n->mac[5] = n->index;
 	}
-	ncpu = o->one_cpu ? 1 : online_cpus();
+	ncpu = o->one_cpu ? 1 : smp_online_count();
 	want_pairs = o->pairs ? o->pairs : ncpu;
 	n->npairs = n->mq ? MIN(MIN(want_pairs, (unsigned)n->max_pairs), (unsigned)NET_MAX_PAIRS) : 1;
 	n->npairs = MAX(n->npairs, 1u);
 	for (unsigned i = 0; i < n->npairs; i++) {
-		unsigned cpu = o->one_cpu ? 0 : online_cpu(o->first_cpu + i);
+		unsigned cpu = o->one_cpu ? 0 : smp_online_cpu(o->first_cpu + i);
 
 		if (!pair_setup(n, i, cpu, why, whylen)) {
 			if (!i)

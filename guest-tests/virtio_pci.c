@@ -7,6 +7,7 @@
  */
 #include "virtio_pci.h"
 #include "acpi.h"
+#include "cmdline.h"
 #include "console.h"
 #include "cpu.h"
 #include "smp.h"
@@ -388,6 +389,28 @@ bool virtio_start(struct virtio_dev *d, u64 want, char *why, size_t whylen)
 	return true;
 }
 
+bool virtio_start_opts(struct virtio_dev *d, const struct virtio_opts *o, u64 want, char *why,
+		       size_t whylen)
+{
+	if (o->indirect)
+		want |= BIT(VIRTIO_F_INDIRECT_DESC);
+	if (o->event_idx)
+		want |= BIT(VIRTIO_F_EVENT_IDX);
+	return virtio_start(d, want, why, whylen);
+}
+
+void virtio_opts_cmdline(struct virtio_opts *o, const char *wait_key)
+{
+	char v[8];
+
+	if (!cmdline_get(wait_key, v, sizeof(v)))
+		wait_key = "blk_wait";
+	o->irq = !cmdline_is(wait_key, "poll");
+	o->event_idx = cmdline_flag("event_idx", true);
+	o->indirect = cmdline_flag("indirect", true);
+	o->merged = cmdline_is("layout", "merged");
+}
+
 void virtio_driver_ok(struct virtio_dev *d)
 {
 	set_status(d, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK |
@@ -646,6 +669,23 @@ int vq_add_indirect(struct virtq *q, struct vring_desc *table, const struct vq_b
 	return head;
 }
 
+int vq_add_req(struct virtq *q, struct vring_desc *table, bool indirect, const struct vq_buf *b,
+	       unsigned n, void *token)
+{
+	int r = indirect ? vq_add_indirect(q, table, b, n, token) : vq_add(q, b, n, token);
+
+	return r < 0 ? -1 : 0;
+}
+
+u32 vq_writable(const struct vq_buf *b, unsigned n)
+{
+	u32 w = 0;
+
+	for (unsigned k = 0; k < n; k++)
+		w += b[k].write ? b[k].len : 0;
+	return w;
+}
+
 bool vq_take(struct virtq *q, unsigned n, u16 *idx)
 {
 	if (n > q->nfree)
@@ -774,4 +814,62 @@ int vq_wait(struct virtq *q, u64 timeout_us)
 			cpu_relax();
 		}
 	}
+}
+
+struct vq_req *vq_req_alloc(size_t size)
+{
+	return dma_alloc(size, 64);
+}
+
+unsigned vq_each_used(struct virtq *q, void (*fn)(void *token, u32 len, void *arg), void *arg)
+{
+	unsigned n = 0;
+	void *token;
+	u32 len;
+	u16 head;
+
+	while (vq_get_used(q, &token, &len, &head)) {
+		if (!token)
+			continue;	/* counted in q->bad_used */
+		fn(token, len, arg);
+		n++;
+	}
+	return n;
+}
+
+static void mark_done(void *token, u32 len, void *arg)
+{
+	struct vq_req *r = token;
+
+	(void)arg;
+	r->used_len = len;
+	__atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
+}
+
+unsigned vq_reap(struct virtq *q)
+{
+	return vq_each_used(q, mark_done, NULL);
+}
+
+int vq_kick_wait(struct virtq *q, struct vq_req *r, u64 timeout_us)
+{
+	vq_kick(q);
+	while (!r->done) {
+		int w = vq_wait(q, timeout_us);
+
+		if (w < 0)
+			return w;
+		vq_reap(q);
+	}
+	return 0;
+}
+
+const char *vq_error_name(int r)
+{
+	switch (r) {
+	case -1: return "timeout";
+	case -2: return "completed without its interrupt";
+	case -3: return "could not be queued";
+	}
+	return NULL;
 }

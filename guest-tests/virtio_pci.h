@@ -44,6 +44,7 @@
 
 #define VIRTQ_MAX_SIZE		256	/* we ask for no more than this */
 #define VIRTIO_MAX_QUEUES	8	/* per device; more are left unused */
+#define VQ_TIMEOUT_US		5000000	/* what the drivers wait for one request */
 
 struct vring_desc {
 	u64 addr;
@@ -68,6 +69,28 @@ struct vring_used {
 	u16 idx;
 	struct vring_used_elem ring[];	/* then avail_event */
 };
+
+/* How a block or SCSI driver runs its queues. */
+struct virtio_opts {
+	bool irq;		/* MSI-X interrupts, else polling */
+	bool event_idx;		/* negotiate VIRTIO_F_EVENT_IDX if offered */
+	bool indirect;		/* negotiate VIRTIO_F_INDIRECT_DESC if offered */
+	bool merged;		/* layout=merged: headers share a data descriptor */
+};
+
+/*
+ * The first member of a block or SCSI driver's request, whose address is
+ * the token of the request's chain: vq_reap() fills it in.
+ */
+struct vq_req {
+	u32 used_len;
+	bool done;
+	void *ctx;		/* the caller's; the driver never touches it */
+};
+
+/* A request of size bytes that starts with its struct vq_req, from
+ * dma_alloc(); NULL when the arena runs out. */
+struct vq_req *vq_req_alloc(size_t size);
 
 /* One buffer of a request: guest-physical = virtual (identity map). */
 struct vq_buf {
@@ -140,6 +163,20 @@ int virtio_find(struct virtio_dev *d, u16 type, unsigned nth, char *why, size_t 
  * (VERSION_1 is required and always wanted), FEATURES_OK, checked.
  */
 bool virtio_start(struct virtio_dev *d, u64 want, char *why, size_t whylen);
+/* The same, wanting INDIRECT_DESC and EVENT_IDX too where o says so. */
+bool virtio_start_opts(struct virtio_dev *d, const struct virtio_opts *o, u64 want, char *why,
+		       size_t whylen);
+/* Was feature bit f negotiated? */
+static inline bool virtio_has(const struct virtio_dev *d, unsigned f)
+{
+	return d->features & BIT(f);
+}
+/*
+ * The queue settings of the command line: event_idx=0|1, indirect=0|1,
+ * layout=split|merged, and wait_key=irq|poll, which falls back on
+ * blk_wait= when absent (the bench harness passes only blk_wait).
+ */
+void virtio_opts_cmdline(struct virtio_opts *o, const char *wait_key);
 
 /*
  * Set up queue idx (after virtio_start): size min(device max, VIRTQ_MAX_SIZE),
@@ -174,6 +211,12 @@ int vq_add(struct virtq *q, const struct vq_buf *b, unsigned n, void *token);
  * one ring descriptor. */
 int vq_add_indirect(struct virtq *q, struct vring_desc *table, const struct vq_buf *b,
 		    unsigned n, void *token);
+/* A request's buffers: through table (n entries) if indirect, else direct;
+ * 0, or -1 if the queue has no room. */
+int vq_add_req(struct virtq *q, struct vring_desc *table, bool indirect, const struct vq_buf *b,
+	       unsigned n, void *token);
+/* The bytes of b[0..n-1] the device may write: the bound of the used length. */
+u32 vq_writable(const struct vq_buf *b, unsigned n);
 /* Take n free descriptors for a hand-made chain (malformed-request tests);
  * they are never given back, until the next virtq_setup(). */
 bool vq_take(struct virtq *q, unsigned n, u16 *idx);
@@ -193,5 +236,15 @@ bool vq_get_used(struct virtq *q, void **token, u32 *len, u16 *head);
 int vq_wait(struct virtq *q, u64 timeout_us);
 /* Interrupts taken for this queue so far, on any CPU. */
 u64 vq_irqs(struct virtq *q);
+/* fn(token, used length, arg) for every used entry of q that names a chain
+ * of ours (entries that do not are counted in q->bad_used); how many. */
+unsigned vq_each_used(struct virtq *q, void (*fn)(void *token, u32 len, void *arg), void *arg);
+/* Mark every used chain of q (its token a struct vq_req) done; how many. */
+unsigned vq_reap(struct virtq *q);
+/* Kick q, then wait for r, reaping: 0, or vq_wait()'s -1 / -2. */
+int vq_kick_wait(struct virtq *q, struct vq_req *r, u64 timeout_us);
+/* The text of the drivers' -1, -2 and -3 results (timeout, no interrupt,
+ * not queued); NULL for any other value. */
+const char *vq_error_name(int r);
 
 #endif

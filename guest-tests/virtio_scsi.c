@@ -22,6 +22,7 @@
 _Static_assert(sizeof(struct vscsi_req) == 19 + VSCSI_CDB_SIZE, "virtio_scsi_req_cmd");
 _Static_assert(sizeof(struct vscsi_resp) == 12 + VSCSI_SENSE_SIZE, "virtio_scsi_resp_cmd");
 _Static_assert(sizeof(struct vscsi_event) == 16, "virtio_scsi_event");
+_Static_assert(offsetof(struct vscsi_cmd, vq) == 0, "the token of a chain is its struct vq_req");
 
 /* The control queue's one request at a time: TMF or AN, then responses. */
 struct ctrl {
@@ -50,20 +51,6 @@ int vscsi_probe(struct vscsi *s, char *why, size_t whylen)
 	return virtio_find(&s->v, VIRTIO_ID_SCSI, 0, why, whylen);
 }
 
-/* Request queue i interrupts the (i mod n)th of the n online CPUs. */
-static unsigned queue_cpu(unsigned i)
-{
-	unsigned online = 0, k;
-
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		online += smp.cpus[c].online;
-	k = i % MAX(online, 1u);
-	for (unsigned c = 0; c < smp.ncpus; c++)
-		if (smp.cpus[c].online && !k--)
-			return c;
-	return 0;
-}
-
 static void read_config(struct vscsi *s)
 {
 	struct virtio_dev *v = &s->v;
@@ -90,20 +77,15 @@ static bool post_event(struct vscsi *s, struct vscsi_event *e)
 	return vq_add(&s->v.vq[VSCSI_EVENT_Q], &b, 1, e) >= 0;
 }
 
-bool vscsi_init(struct vscsi *s, const struct vscsi_opts *o, char *why, size_t whylen)
+bool vscsi_init(struct vscsi *s, const struct virtio_opts *o, char *why, size_t whylen)
 {
-	u64 want = 0;
 	unsigned nq;
 
 	s->o = *o;
-	if (o->indirect)
-		want |= BIT(VIRTIO_F_INDIRECT_DESC);
-	if (o->event_idx)
-		want |= BIT(VIRTIO_F_EVENT_IDX);
-	if (!virtio_start(&s->v, want, why, whylen))
+	if (!virtio_start_opts(&s->v, o, 0, why, whylen))
 		return false;
-	s->indirect = s->v.features & BIT(VIRTIO_F_INDIRECT_DESC);
-	s->event_idx = s->v.features & BIT(VIRTIO_F_EVENT_IDX);
+	s->indirect = virtio_has(&s->v, VIRTIO_F_INDIRECT_DESC);
+	s->event_idx = virtio_has(&s->v, VIRTIO_F_EVENT_IDX);
 	read_config(s);
 	/* The sizes our structs have; the driver may set them (5.6.4). */
 	if (s->cfg.sense_size != VSCSI_SENSE_SIZE || s->cfg.cdb_size != VSCSI_CDB_SIZE) {
@@ -140,7 +122,7 @@ bool vscsi_init(struct vscsi *s, const struct vscsi_opts *o, char *why, size_t w
 	    !virtq_setup(&s->v, VSCSI_EVENT_Q, false, 0, why, whylen))
 		return false;
 	for (unsigned i = 0; i < s->nreq; i++) {
-		if (!virtq_setup(&s->v, VSCSI_REQ_Q0 + i, o->irq, queue_cpu(i), why, whylen))
+		if (!virtq_setup(&s->v, VSCSI_REQ_Q0 + i, o->irq, smp_online_cpu(i), why, whylen))
 			return false;
 		s->tags[i] = (u64)(i + 1) << 48;
 	}
@@ -159,7 +141,7 @@ bool vscsi_init(struct vscsi *s, const struct vscsi_opts *o, char *why, size_t w
 
 struct vscsi_cmd *vscsi_cmd_alloc(void)
 {
-	return dma_alloc(sizeof(struct vscsi_cmd), 64);
+	return (struct vscsi_cmd *)vq_req_alloc(sizeof(struct vscsi_cmd));
 }
 
 void vscsi_lun(u8 out[8], unsigned target, unsigned lun)
@@ -185,7 +167,6 @@ int vscsi_submit(struct vscsi *s, unsigned qi, struct vscsi_cmd *c, const u8 lun
 	u8 *data = buf;
 	unsigned n = 0, first = 0;
 	u32 seglen;
-	int r;
 
 	if (qi >= s->nreq || cdb_len > VSCSI_CDB_SIZE)
 		return -1;
@@ -204,8 +185,8 @@ int vscsi_submit(struct vscsi *s, unsigned qi, struct vscsi_cmd *c, const u8 lun
 	memcpy(c->req.cdb, cdb, cdb_len);
 	c->resp_at = &c->resp;
 	c->data_len = len;
-	c->done = false;
-	c->used_len = 0;
+	c->vq.done = false;
+	c->vq.used_len = 0;
 
 	if (dir == VSCSI_OUT && s->o.merged) {
 		/* The header in front of the first data segment. */
@@ -234,54 +215,25 @@ int vscsi_submit(struct vscsi *s, unsigned qi, struct vscsi_cmd *c, const u8 lun
 	memset(c->resp_at, 0, 12);
 	c->resp_at->response = 0xff;
 	c->resp_at->status = 0xff;
-	c->writable = 0;
-	for (unsigned k = 0; k < n; k++)
-		c->writable += v[k].write ? v[k].len : 0;
-	if (flags & VSCSI_INDIRECT)
-		r = vq_add_indirect(q, c->table, v, n, c);
-	else
-		r = vq_add(q, v, n, c);
-	return r < 0 ? -1 : 0;
+	c->writable = vq_writable(v, n);
+	return vq_add_req(q, c->table, flags & VSCSI_INDIRECT, v, n, c);
 }
 
 unsigned vscsi_reap(struct vscsi *s, unsigned qi)
 {
-	struct virtq *q = vscsi_reqq(s, qi);
-	unsigned n = 0;
-	void *token;
-	u32 len;
-	u16 head;
-
-	while (vq_get_used(q, &token, &len, &head)) {
-		struct vscsi_cmd *c = token;
-
-		if (!c)
-			continue;	/* counted in q->bad_used */
-		c->used_len = len;
-		__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
-		n++;
-	}
-	return n;
+	return vq_reap(vscsi_reqq(s, qi));
 }
 
 int vscsi_do(struct vscsi *s, unsigned qi, struct vscsi_cmd *c, const u8 lun[8],
 	     const u8 *cdb, unsigned cdb_len, enum vscsi_dir dir, void *buf, u32 len,
 	     unsigned nseg, unsigned flags)
 {
-	struct virtq *q;
+	int r;
 
 	if (vscsi_submit(s, qi, c, lun, cdb, cdb_len, dir, buf, len, nseg, flags) < 0)
 		return -3;
-	q = vscsi_reqq(s, qi);
-	vq_kick(q);
-	while (!c->done) {
-		int r = vq_wait(q, VSCSI_TIMEOUT_US);
-
-		if (r < 0)
-			return r;
-		vscsi_reap(s, qi);
-	}
-	return *(volatile u8 *)&c->resp_at->response;
+	r = vq_kick_wait(vscsi_reqq(s, qi), &c->vq, VSCSI_TIMEOUT_US);
+	return r < 0 ? r : *(volatile u8 *)&c->resp_at->response;
 }
 
 /* One control request: out bytes of the request, in bytes of response. */
@@ -341,27 +293,23 @@ int vscsi_an_query(struct vscsi *s, const u8 lun[8], u32 requested, u32 *actual)
 	return r < 0 ? r : *(volatile u8 *)&c->an_resp.response;
 }
 
+static void take_event(void *token, u32 len, void *arg)
+{
+	struct vscsi *s = arg;
+	struct vscsi_event *e = token;
+
+	s->last_event = *e;
+	s->last_event_len = len;
+	s->events++;
+	post_event(s, e);
+}
+
 unsigned vscsi_events_poll(struct vscsi *s)
 {
-	struct virtq *q = &s->v.vq[VSCSI_EVENT_Q];
-	unsigned n = 0;
-	void *token;
-	u32 len;
-	u16 head;
+	unsigned n = vq_each_used(&s->v.vq[VSCSI_EVENT_Q], take_event, s);
 
-	while (vq_get_used(q, &token, &len, &head)) {
-		struct vscsi_event *e = token;
-
-		if (!e)
-			continue;
-		s->last_event = *e;
-		s->last_event_len = len;
-		s->events++;
-		n++;
-		post_event(s, e);
-	}
 	if (n)
-		vq_kick(q);
+		vq_kick(&s->v.vq[VSCSI_EVENT_Q]);
 	return n;
 }
 
@@ -375,11 +323,7 @@ const char *vscsi_response_name(int r)
 
 	if (r >= 0 && r < (int)ARRAY_SIZE(names))
 		return names[r];
-	switch (r) {
-	case 0xff: return "response byte untouched";
-	case -1: return "timeout";
-	case -2: return "completed without its interrupt";
-	case -3: return "could not be queued";
-	}
-	return "unknown response";
+	if (r == 0xff)
+		return "response byte untouched";
+	return vq_error_name(r) ? vq_error_name(r) : "unknown response";
 }

@@ -69,17 +69,10 @@
 #define VSCSI_SENSE_SIZE		96	/* ... and sense_size */
 #define VSCSI_MAX_SEGS			16	/* data descriptors per command */
 #define VSCSI_NEVENTS			4	/* event buffers kept posted */
-#define VSCSI_TIMEOUT_US		5000000
+#define VSCSI_TIMEOUT_US		VQ_TIMEOUT_US
 #define VSCSI_CTRL_Q			0
 #define VSCSI_EVENT_Q			1
 #define VSCSI_REQ_Q0			2
-
-struct vscsi_opts {
-	bool irq;		/* MSI-X interrupts, else polling */
-	bool event_idx;		/* negotiate VIRTIO_F_EVENT_IDX if offered */
-	bool indirect;		/* negotiate VIRTIO_F_INDIRECT_DESC if offered */
-	bool merged;		/* layout=merged (see above) */
-};
 
 struct vscsi_config {
 	u32 num_queues, seg_max, max_sectors, cmd_per_lun;
@@ -113,6 +106,7 @@ struct vscsi_resp {
 enum vscsi_dir { VSCSI_NONE, VSCSI_IN, VSCSI_OUT };
 
 struct vscsi_cmd {
+	struct vq_req vq;	/* first: done, used_len, the caller's ctx */
 	/* read or written by the device */
 	struct vscsi_req req;
 	struct vscsi_resp resp;
@@ -121,9 +115,6 @@ struct vscsi_cmd {
 	struct vscsi_resp *resp_at;	/* where the response is for this command */
 	u32 data_len;		/* data-in or data-out bytes */
 	u32 writable;		/* bytes the device may write (used len bound) */
-	u32 used_len;
-	bool done;
-	void *ctx;		/* the caller's; the driver never touches it */
 };
 
 #define VSCSI_INDIRECT	1	/* submit through an indirect table */
@@ -137,7 +128,7 @@ struct vscsi_event {
 
 struct vscsi {
 	struct virtio_dev v;
-	struct vscsi_opts o;
+	struct virtio_opts o;
 	struct vscsi_config cfg;
 	unsigned nreq;		/* request queues set up */
 	bool indirect, event_idx;
@@ -153,7 +144,7 @@ struct vscsi {
 int vscsi_probe(struct vscsi *s, char *why, size_t whylen);
 /* (Re)initialise: reset, negotiate (no feature bits of 5.6.3), read the
  * config, set up every queue, post the event buffers, DRIVER_OK. */
-bool vscsi_init(struct vscsi *s, const struct vscsi_opts *o, char *why, size_t whylen);
+bool vscsi_init(struct vscsi *s, const struct virtio_opts *o, char *why, size_t whylen);
 
 struct vscsi_cmd *vscsi_cmd_alloc(void);
 /* The 8-byte LUN field for LUN `lun` of `target`. */
@@ -171,8 +162,8 @@ struct virtq *vscsi_reqq(struct vscsi *s, unsigned qi);
 int vscsi_submit(struct vscsi *s, unsigned qi, struct vscsi_cmd *c, const u8 lun[8],
 		 const u8 *cdb, unsigned cdb_len, enum vscsi_dir dir, void *buf, u32 len,
 		 unsigned nseg, unsigned flags);
-/* Reap every completed command of request queue qi (done, used_len); the
- * number reaped. */
+/* Reap every completed command of request queue qi (vq.done, used_len);
+ * the number reaped. */
 unsigned vscsi_reap(struct vscsi *s, unsigned qi);
 /*
  * One command, start to finish. The virtio response byte (c->resp_at has
