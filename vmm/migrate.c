@@ -4,8 +4,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -155,6 +157,35 @@ static bool bit(const uint64_t *bm, uint64_t i)
 	return bm[i / 64] >> (i % 64) & 1;
 }
 
+/* Around page i of the chunk at memfd offset `base` (n pages): the next
+ * stretch of data, [*from, *to) in pages; pages before *from are a hole.
+ * Where the memfd cannot say (hugetlbfs reports all data), all is data. */
+static void hole_or_data(int memfd, uint64_t base, unsigned i, unsigned n, uint64_t *from,
+			 uint64_t *to)
+{
+	off_t at = (off_t)(base + (uint64_t)i * SNAP_PAGE), d, h;
+
+	*from = i;
+	*to = n;
+	d = lseek(memfd, at, SEEK_DATA);
+	if (d < 0) {
+		/* ENXIO: no data from here to the end of the file. */
+		if (errno == ENXIO)
+			*from = *to = n;
+		return;
+	}
+	*from = ((uint64_t)d - base) / SNAP_PAGE;
+	if (*from > n)
+		*from = n;
+	h = lseek(memfd, d, SEEK_HOLE);
+	if (h > d)
+		*to = ((uint64_t)h - base + SNAP_PAGE - 1) / SNAP_PAGE;
+	if (*to > n)
+		*to = n;
+	if (*to <= *from)
+		*to = *from + 1;
+}
+
 /* One PAGE section for the pages of chunk [first, first + n) of region g
  * whose bits are set in bm. Each page is copied before it is checked and
  * sent, so a vCPU writing it meanwhile cannot make the checksum lie (the
@@ -165,6 +196,7 @@ static int send_chunk(struct migration *m, int fd, const struct guest_region *g,
 	uint8_t head[SEC_HDR + PAGE_META + 2 * BM_BYTES] = { 0 };
 	uint8_t *data_bm = head + SEC_HDR + PAGE_META, *zero_bm;
 	unsigned bmlen = (n + 7) / 8, ndata = 0;
+	uint64_t data_from = 0, data_to = 0;	/* chunk pages: see hole_or_data */
 	uint32_t crc;
 	uint8_t c[4];
 	int r;
@@ -176,6 +208,18 @@ static int send_chunk(struct migration *m, int fd, const struct guest_region *g,
 		if (!bit(bm, first + i))
 			continue;
 		bm[(first + i) / 64] &= ~(1ULL << ((first + i) % 64));
+		/* A page in a hole of the memfd reads as zero: no need to read
+		 * it (which would allocate it, on this side too). A write
+		 * after the look is in the dirty log and goes next pass. */
+		if (m->mem->fd < 0)
+			data_from = 0, data_to = n;
+		else if (i >= data_to)
+			hole_or_data(m->mem->fd, g->offset + first * SNAP_PAGE, i, n, &data_from,
+				     &data_to);
+		if (i < data_from) {
+			zero_bm[i / 8] |= 1 << (i % 8);
+			continue;
+		}
 		src = g->host + (first + i) * SNAP_PAGE;
 		memcpy(m->bounce + (size_t)ndata * SNAP_PAGE, src, SNAP_PAGE);
 		if (stream_page_is_zero(m->bounce + (size_t)ndata * SNAP_PAGE)) {
@@ -262,6 +306,16 @@ static int take_dirty(struct migration *m, uint64_t *count)
 	return 0;
 }
 
+/* The hand-over is a few small messages each way (END, HAVE, GO, RUN):
+ * without TCP_NODELAY each can wait for a delayed ACK (40 ms on Linux),
+ * and the guest is paused for all of them. */
+static void no_delay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static int connect_to(const struct migrate_params *p, int *out)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
@@ -287,6 +341,7 @@ static int connect_to(const struct migrate_params *p, int *out)
 		return r;
 	}
 	freeaddrinfo(ai);
+	no_delay(fd);
 	*out = fd;
 	return 0;
 }
@@ -605,9 +660,66 @@ static void tell_peer(int fd, int r)
 	err_set(-r, "%s", why);
 }
 
-/* One PAGE section (its header read) into guest memory. */
-static int recv_pages(struct stream_in *in, const uint8_t *sh, const struct guest_mem *mem)
+/*
+ * Destination RAM known to read as zero. A zero marker for such a page
+ * needs no memset, which would allocate the page: for an idle guest most
+ * of RAM is zero, and writing it all would make the destination fall
+ * behind the stream, so that the source's pause waited for it. Receiving
+ * starts by punching the whole memfd (a destination loads nothing into
+ * RAM before; its pages become holes that read as zero, and NUMA policy
+ * stays); a page written from the stream is no longer known zero. Without
+ * the punch (memory without a memfd, in tests) every zero marker writes.
+ */
+struct known_zero {
+	uint64_t *bits[GUEST_MEM_MAX_REGIONS];
+};
+
+static void kz_free(struct known_zero *kz)
 {
+	for (unsigned i = 0; i < GUEST_MEM_MAX_REGIONS; i++)
+		free(kz->bits[i]);
+	memset(kz, 0, sizeof(*kz));
+}
+
+static void kz_init(struct known_zero *kz, const struct guest_mem *mem)
+{
+	memset(kz, 0, sizeof(*kz));
+	if (mem->fd < 0 || fallocate(mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+				     (off_t)mem->size) < 0)
+		return;
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		size_t words = (mem->regions[i].size / SNAP_PAGE + 63) / 64;
+
+		kz->bits[i] = malloc(words * 8);
+		if (!kz->bits[i]) {
+			kz_free(kz);
+			return;
+		}
+		memset(kz->bits[i], 0xff, words * 8);
+	}
+}
+
+/* The known-zero bits of the region holding [host, host + len), and the
+ * index of host's page in it; NULL if none are kept. */
+static uint64_t *kz_at(const struct known_zero *kz, const struct guest_mem *mem,
+		       const uint8_t *host, uint64_t *page)
+{
+	for (unsigned i = 0; kz && i < mem->nregions; i++) {
+		const struct guest_region *r = &mem->regions[i];
+
+		if (kz->bits[i] && host >= r->host && host < r->host + r->size) {
+			*page = (uint64_t)(host - r->host) / SNAP_PAGE;
+			return kz->bits[i];
+		}
+	}
+	return NULL;
+}
+
+/* One PAGE section (its header read) into guest memory. */
+static int recv_pages(struct stream_in *in, const uint8_t *sh, const struct guest_mem *mem,
+		      const struct known_zero *kz)
+{
+	uint64_t *zbits, zpage = 0;
 	uint8_t meta[PAGE_META + 2 * BM_BYTES], c[4];
 	uint64_t len = stream_get64(sh + 8), gpa;
 	uint32_t n, psize, crc = crc32c(0, sh, SEC_HDR);
@@ -628,6 +740,7 @@ static int recv_pages(struct stream_in *in, const uint8_t *sh, const struct gues
 	if (!host)
 		return err_set(EINVAL, WHO ": PAGE section at gpa 0x%llx, %u pages, is not in "
 			       "this VM's RAM", (unsigned long long)gpa, n);
+	zbits = kz_at(kz, mem, host, &zpage);
 	bmlen = (n + 7) / 8;
 	r = stream_read_full(in, meta + PAGE_META, 2 * bmlen, "a PAGE section");
 	if (r)
@@ -653,14 +766,21 @@ static int recv_pages(struct stream_in *in, const uint8_t *sh, const struct gues
 	crc = crc32c(crc, meta, PAGE_META + 2 * bmlen);
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *p = host + (size_t)i * SNAP_PAGE;
+		uint64_t z = zpage + i, zmask = 1ULL << (z % 64);
 
 		if (data_bm[i / 8] >> (i % 8) & 1) {
 			r = stream_read_full(in, p, SNAP_PAGE, "a PAGE section");
 			if (r)
 				return r;
 			crc = crc32c(crc, p, SNAP_PAGE);
+			if (zbits)
+				zbits[z / 64] &= ~zmask;
 		} else if (zero_bm[i / 8] >> (i % 8) & 1) {
+			if (zbits && (zbits[z / 64] & zmask))
+				continue;
 			memset(p, 0, SNAP_PAGE);
+			if (zbits)
+				zbits[z / 64] |= zmask;
 		}
 	}
 	r = stream_read_full(in, c, 4, "a PAGE section");
@@ -678,10 +798,12 @@ static int recv_stream(struct stream_in *in, const struct migrate_dst_ops *ops, 
 {
 	struct snap_shape *got = malloc(sizeof(*got)), *mine = malloc(sizeof(*mine));
 	uint8_t sh[SEC_HDR];
+	struct known_zero kz;
 	void *t = NULL;
 	uint64_t len;
 	int r;
 
+	kz_init(&kz, mem);
 	r = got && mine ? 0 : err_set(ENOMEM, WHO ": out of memory");
 	if (!r)
 		r = stream_read_header(in, MIG_MAGIC, MIG_VERSION, got);
@@ -705,7 +827,7 @@ static int recv_stream(struct stream_in *in, const struct migrate_dst_ops *ops, 
 			r = err_set(EINVAL, WHO ": section header at offset %llu is malformed",
 				    (unsigned long long)(in->pos - SEC_HDR));
 		} else if (stream_get32(sh) == MIG_SEC_PAGE && !t) {
-			r = recv_pages(in, sh, mem);
+			r = recv_pages(in, sh, mem, &kz);
 		} else if (stream_get32(sh) == SNAP_SEC_TREE && !t) {
 			if (len < 64 || len > STATE_MAX_SIZE) {
 				r = err_set(EINVAL, WHO ": state tree of %llu bytes",
@@ -727,6 +849,7 @@ static int recv_stream(struct stream_in *in, const struct migrate_dst_ops *ops, 
 				    stream_get32(sh), (unsigned long long)(in->pos - SEC_HDR));
 		}
 	}
+	kz_free(&kz);
 	if (r) {
 		free(t);
 		return r;
@@ -854,6 +977,7 @@ int migrate_incoming(const char *endpoint, const struct migrate_dst_ops *ops, vo
 	close(lfd);
 	if (fd < 0)
 		return fd;
+	no_delay(fd);
 	/* A source that stalls mid-stream must not hold this kite forever. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ REPLY_TIMEOUT_MS / 1000, 0 },
 		   sizeof(struct timeval));
