@@ -197,7 +197,8 @@ START_TEST(pvh_without_initrd)
 	ck_assert_uint_eq(rd32(&t.mem, BOOT_START_INFO_ADDR + 12), 0);
 	ck_assert_uint_eq(rd64(&t.mem, BOOT_START_INFO_ADDR + 16), 0);
 	ck_assert_uint_eq(rd8(&t.mem, BOOT_CMDLINE_ADDR), 0);
-	ck_assert_uint_eq(rd32(&t.mem, BOOT_START_INFO_ADDR + 48), 4);
+	/* RAM, EBDA..1M, RAM, ECAM, KVM's pages */
+	ck_assert_uint_eq(rd32(&t.mem, BOOT_START_INFO_ADDR + 48), 5);
 	ck_assert_uint_eq(rd64(&t.mem, rd64(&t.mem, BOOT_START_INFO_ADDR + 40) + 24 * 2 + 8),
 			  MiB(64) - MiB(1));
 	run_free(&t);
@@ -216,7 +217,7 @@ START_TEST(pvh_initrd_below_hole)
 	at = rd64(&t.mem, BOOT_START_INFO_ADDR + 0x40);
 	ck_assert_uint_eq(at, MMIO_HOLE_START - 0x3000);
 	check_initrd_bytes(&t, at);
-	ck_assert_uint_eq(rd32(&t.mem, BOOT_START_INFO_ADDR + 48), 5);
+	ck_assert_uint_eq(rd32(&t.mem, BOOT_START_INFO_ADDR + 48), 6);
 	run_free(&t);
 }
 END_TEST

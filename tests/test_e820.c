@@ -7,21 +7,22 @@
 struct e820_case {
 	uint64_t ram;
 	unsigned n;
-	struct e820_entry want[6];
+	struct e820_entry want[7];
 };
 
 #define RAM(a, b)	{ (a), (b) - (a), E820_RAM }
 #define RSV(a, b)	{ (a), (b) - (a), E820_RESERVED }
 #define LOW_RSV		RSV(0x9fc00, 0x100000)
-#define ECAM		RSV(0xe0000000, 0xf0000000)
+#define ECAM		RSV(0xe0000000, 0xf0000000), KVMP
+#define KVMP		RSV(0xfeffc000, 0xff000000)	/* KVM's TSS and identity map */
 
 static const struct e820_case cases[] = {
-	{ MiB(64), 4, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, MiB(64)), ECAM } },
-	{ MiB(512), 4, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, MiB(512)), ECAM } },
-	{ GiB(3), 4, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, GiB(3)), ECAM } },
-	{ GiB(3) + MiB(512), 5, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, GiB(3)), ECAM,
+	{ MiB(64), 5, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, MiB(64)), ECAM } },
+	{ MiB(512), 5, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, MiB(512)), ECAM } },
+	{ GiB(3), 5, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, GiB(3)), ECAM } },
+	{ GiB(3) + MiB(512), 6, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, GiB(3)), ECAM,
 				  RAM(GiB(4), GiB(4) + MiB(512)) } },
-	{ GiB(4) + MiB(512), 5, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, GiB(3)), ECAM,
+	{ GiB(4) + MiB(512), 6, { RAM(0, 0x9fc00), LOW_RSV, RAM(0x100000, GiB(3)), ECAM,
 				  RAM(GiB(4), GiB(5) + MiB(512)) } },
 };
 

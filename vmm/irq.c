@@ -115,7 +115,14 @@ int irq_router_init(struct irq_router *r, const struct irq_kvm_ops *ops, void *c
 	pthread_mutex_init(&r->lock, NULL);
 	if (reserve(r, 64) < 0)
 		return err_set(ENOMEM, "irq routing table");
+	/* GSI 0 (the PIT) is IOAPIC pin 2, as the MADT's override says, and
+	 * so no GSI 2 at all: KVM maps a pin back to the last GSI routed to
+	 * it (for EOI acks and mask notifiers), and the PIT's notifiers are
+	 * on GSI 0; a GSI 2 route to pin 2 would make them never fire, and
+	 * the PIT, reinjecting, stop after its first tick through the IOAPIC. */
 	for (uint32_t gsi = 0; gsi < IRQ_IOAPIC_PINS; gsi++) {
+		if (gsi == 2)
+			continue;
 		add_chip(r, gsi, IRQ_CHIP_IOAPIC, gsi == 0 ? 2 : gsi);
 		if (gsi < 16)
 			add_chip(r, gsi, gsi < 8 ? IRQ_CHIP_PIC_MASTER : IRQ_CHIP_PIC_SLAVE, gsi % 8);

@@ -43,8 +43,19 @@ struct kvm_cpuid2 *x86_supported_cpuid(int kvm_fd)
 			return NULL;
 		}
 		c->nent = n;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			/* KVM before Linux 6.14 leaves the TSC-deadline timer
+			 * (leaf 1 ECX[24]) out of the supported set; it is
+			 * there when the capability is (api.rst, "Known KVM
+			 * API problems"), and kite's LAPIC is KVM's. */
+			bool deadline = ioctl(kvm_fd, KVM_CHECK_EXTENSION,
+					      KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+
+			for (unsigned i = 0; deadline && i < c->nent; i++)
+				if (c->entries[i].function == 1)
+					c->entries[i].ecx |= 1U << 24;
 			return c;
+		}
 		free(c);
 		if (errno != E2BIG) {
 			err_sys(errno, "KVM_GET_SUPPORTED_CPUID");
@@ -136,6 +147,15 @@ void x86_cpuid_for_vcpu(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 			if (amd)
 				e->ecx = (e->ecx & ~0xf0ffU) | (order_base2(ncpus) << 12) |
 					 ((ncpus - 1) & 0xff);
+			break;
+		case 0x8000001d:
+			/* AMD's cache leaf, like leaf 4: threads sharing each
+			 * cache; L1 and L2 per core, L3 shared by all. */
+			if (amd && (e->eax & 0x1f)) {
+				e->eax &= ~(0xfffU << 14);
+				if (((e->eax >> 5) & 7) >= 3)
+					e->eax |= ((pow2 - 1) & 0xfff) << 14;
+			}
 			break;
 		case 0x8000001e:
 			if (amd) {
@@ -240,9 +260,10 @@ static int set_msrs(struct vcpu *vcpu)
 		ret = err_set(ENOMEM, "MSRs: out of memory");
 		goto out;
 	}
+	/* Not filtered by the index list: KVM leaves some MSRs it accepts out
+	 * of it (MTRR_DEF_TYPE among them); one KVM refuses is dropped by
+	 * set_msrs_tolerant(). */
 	for (size_t i = 0; i < sizeof(boot_msrs) / sizeof(boot_msrs[0]); i++) {
-		if (!msr_listed(list, boot_msrs[i].index))
-			continue;
 		m->entries[m->nmsrs].index = boot_msrs[i].index;
 		m->entries[m->nmsrs++].data = boot_msrs[i].value;
 	}

@@ -56,6 +56,10 @@ struct kvm_regs;
 struct kvm_sregs;
 void g_boot_state(struct kvm_regs *regs, struct kvm_sregs *sregs);
 
+/* vCPU 0's MSR (0 if never set) and CPUID entry, as kite set them. */
+uint64_t g_msr(uint32_t index);
+bool g_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
+
 /* The guest program: runs once vCPU 0 first enters KVM_RUN. */
 void guest_main(void);
 

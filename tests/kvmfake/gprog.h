@@ -80,8 +80,9 @@ bool blk_rw(struct vdev *d, unsigned qi, bool write, uint64_t lba, uint64_t gpa,
 	    uint8_t *status, char *why);
 bool device_check(struct vdev *d, char *why);	/* one valid request */
 
-/* ---- hostile.c ---- */
+/* ---- hostile.c, bench.c ---- */
 void mode_hostile(struct vdev *devs, unsigned n);
+void mode_bench(struct vdev *devs, unsigned n);
 
 /* ---- gpci.c, for hostile.c ---- */
 void common_write(struct vdev *d, unsigned off, unsigned len, uint64_t v);

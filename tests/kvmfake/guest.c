@@ -20,6 +20,7 @@
  *                          moment of that (no page, and no disk read kite
  *                          wrote into RAM, left behind)
  *   KVMFAKE_GUEST=hostile  attack every device but the last disk (hostile.c)
+ *   KVMFAKE_GUEST=bench    4 KiB random I/O on each disk (bench.c)
  *   KVMFAKE_GUEST=shutdown a line, then a triple fault (KVM_EXIT_SHUTDOWN)
  *   KVMFAKE_FAIL_ENTRY=1   (kvm.c) vCPU 0's first entry fails
  *   KVMFAKE_BOOT=pvh|linux64|multiboot  the protocol kite should enter by
@@ -171,6 +172,30 @@ static void check_boot(void)
 	if (want && !strstr(cmd, want))
 		return fail(name, "command line \"%s\", want \"%s\" in it", cmd, want);
 	pass(name, "entry 0x%llx, command line \"%s\"", (unsigned long long)r.rip, cmd);
+}
+
+/* What kite sets up of vCPU 0 beyond the entry registers: the CPUID a
+ * guest will read and the MSRs it starts with. */
+static void check_cpu(void)
+{
+	uint32_t l1[4], l0[4];
+	uint64_t mtrr = g_msr(0x2ff);
+
+	if (!g_cpuid(0, 0, l0) || !g_cpuid(1, 0, l1))
+		return fail("boot-cpu", "no CPUID leaf 0 or 1 set");
+	if ((l1[1] >> 24) != 0)
+		return fail("boot-cpu", "vCPU 0's initial APIC id (leaf 1 EBX[31:24]) is %u",
+			    l1[1] >> 24);
+	if (!(l1[2] & (1u << 31)))
+		return fail("boot-cpu", "leaf 1 ECX lacks the hypervisor bit");
+	if (!(l1[2] & (1u << 24)))
+		return fail("boot-cpu", "leaf 1 ECX lacks TSC-deadline, which KVM offers "
+			    "(KVM_CAP_TSC_DEADLINE_TIMER)");
+	if (mtrr != 0xc06 && mtrr != 0x806)
+		return fail("boot-cpu", "MTRR_DEF_TYPE 0x%llx: MTRRs off (want enabled, "
+			    "default write-back)", (unsigned long long)mtrr);
+	pass("boot-cpu", "CPUID leaf 1 (APIC id 0, hypervisor, TSC-deadline), MTRR_DEF_TYPE "
+	     "0x%llx", (unsigned long long)mtrr);
 }
 
 static void finish(void)
@@ -348,8 +373,10 @@ void guest_main(void)
 		say("shutdown: a triple fault next\n");
 		return g_special_exit(KVM_EXIT_SHUTDOWN);
 	}
-	if (strcmp(mode, "resume"))
+	if (strcmp(mode, "resume")) {
 		check_boot();
+		check_cpu();
+	}
 	n = pci_scan(devs, DEV_MAX);
 	if (!strcmp(mode, "idle") || !strcmp(mode, "dirty"))
 		return mode_idle(n);
@@ -357,6 +384,10 @@ void guest_main(void)
 		return mode_resume(n);
 	if (!strcmp(mode, "hostile")) {
 		mode_hostile(devs, n);
+		return finish();
+	}
+	if (!strcmp(mode, "bench")) {
+		mode_bench(devs, n);
 		return finish();
 	}
 	for (unsigned i = 0; i < n; i++) {

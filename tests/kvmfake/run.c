@@ -280,6 +280,36 @@ unsigned g_irq_line_raised(unsigned irq)
 	return n;
 }
 
+uint64_t g_msr(uint32_t index)
+{
+	uint64_t v = 0;
+
+	pthread_mutex_lock(&fk.lock);
+	for (unsigned i = 0; i < fk.vcpus[0].nmsrs; i++)
+		if (fk.vcpus[0].msrs[i].index == index)
+			v = fk.vcpus[0].msrs[i].value;
+	pthread_mutex_unlock(&fk.lock);
+	return v;
+}
+
+bool g_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fk.lock);
+	for (unsigned i = 0; i < fk.vcpus[0].ncpuid && !found; i++) {
+		const struct kvm_cpuid_entry2 *e = &fk.vcpus[0].cpuid[i];
+
+		if (e->function == leaf &&
+		    (!(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e->index == sub)) {
+			out[0] = e->eax, out[1] = e->ebx, out[2] = e->ecx, out[3] = e->edx;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&fk.lock);
+	return found;
+}
+
 void g_boot_state(struct kvm_regs *regs, struct kvm_sregs *sregs)
 {
 	pthread_mutex_lock(&fk.lock);
