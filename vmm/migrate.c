@@ -157,35 +157,6 @@ static bool bit(const uint64_t *bm, uint64_t i)
 	return bm[i / 64] >> (i % 64) & 1;
 }
 
-/* Around page i of the chunk at memfd offset `base` (n pages): the next
- * stretch of data, [*from, *to) in pages; pages before *from are a hole.
- * Where the memfd cannot say (hugetlbfs reports all data), all is data. */
-static void hole_or_data(int memfd, uint64_t base, unsigned i, unsigned n, uint64_t *from,
-			 uint64_t *to)
-{
-	off_t at = (off_t)(base + (uint64_t)i * SNAP_PAGE), d, h;
-
-	*from = i;
-	*to = n;
-	d = lseek(memfd, at, SEEK_DATA);
-	if (d < 0) {
-		/* ENXIO: no data from here to the end of the file. */
-		if (errno == ENXIO)
-			*from = *to = n;
-		return;
-	}
-	*from = ((uint64_t)d - base) / SNAP_PAGE;
-	if (*from > n)
-		*from = n;
-	h = lseek(memfd, d, SEEK_HOLE);
-	if (h > d)
-		*to = ((uint64_t)h - base + SNAP_PAGE - 1) / SNAP_PAGE;
-	if (*to > n)
-		*to = n;
-	if (*to <= *from)
-		*to = *from + 1;
-}
-
 /* One PAGE section for the pages of chunk [first, first + n) of region g
  * whose bits are set in bm. Each page is copied before it is checked and
  * sent, so a vCPU writing it meanwhile cannot make the checksum lie (the
@@ -196,7 +167,7 @@ static int send_chunk(struct migration *m, int fd, const struct guest_region *g,
 	uint8_t head[SEC_HDR + PAGE_META + 2 * BM_BYTES] = { 0 };
 	uint8_t *data_bm = head + SEC_HDR + PAGE_META, *zero_bm;
 	unsigned bmlen = (n + 7) / 8, ndata = 0;
-	uint64_t data_from = 0, data_to = 0;	/* chunk pages: see hole_or_data */
+	uint64_t data_from = 0, data_to = 0;	/* chunk pages: see stream_hole_or_data */
 	uint32_t crc;
 	uint8_t c[4];
 	int r;
@@ -214,7 +185,7 @@ static int send_chunk(struct migration *m, int fd, const struct guest_region *g,
 		if (m->mem->fd < 0)
 			data_from = 0, data_to = n;
 		else if (i >= data_to)
-			hole_or_data(m->mem->fd, g->offset + first * SNAP_PAGE, i, n, &data_from,
+			stream_hole_or_data(m->mem->fd, g->offset + first * SNAP_PAGE, i, n, &data_from,
 				     &data_to);
 		if (i < data_from) {
 			zero_bm[i / 8] |= 1 << (i % 8);

@@ -144,21 +144,57 @@ bool stream_page_is_zero(const uint8_t *p)
 	return !acc;
 }
 
-/* One RAM section: n pages from host address `host`, guest address gpa.
- * Runs of non-zero pages go out straight from guest memory. */
-static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned n)
+/* Around page i of the chunk at memfd offset `base` (n pages): the next
+ * stretch of data, [*from, *to) in pages; pages before *from are a hole.
+ * Where the memfd cannot say (hugetlbfs reports all data), all is data. */
+void stream_hole_or_data(int memfd, uint64_t base, unsigned i, unsigned n, uint64_t *from,
+			 uint64_t *to)
+{
+	off_t at = (off_t)(base + (uint64_t)i * SNAP_PAGE), d, h;
+
+	*from = i;
+	*to = n;
+	d = lseek(memfd, at, SEEK_DATA);
+	if (d < 0) {
+		/* ENXIO: no data from here to the end of the file. */
+		if (errno == ENXIO)
+			*from = *to = n;
+		return;
+	}
+	*from = ((uint64_t)d - base) / SNAP_PAGE;
+	if (*from > n)
+		*from = n;
+	h = lseek(memfd, d, SEEK_HOLE);
+	if (h > d)
+		*to = ((uint64_t)h - base + SNAP_PAGE - 1) / SNAP_PAGE;
+	if (*to > n)
+		*to = n;
+	if (*to <= *from)
+		*to = *from + 1;
+}
+
+/* One RAM section: n pages from host address `host` (memfd offset
+ * `foff`), guest address gpa. Pages in the memfd's holes are zero without
+ * a look (reading them would allocate them); runs of non-zero pages go
+ * out straight from guest memory. */
+static int write_chunk(int fd, uint64_t gpa, const uint8_t *host, unsigned n, int memfd,
+		       uint64_t foff)
 {
 	uint8_t head[SEC_HDR + RAM_META + BITMAP_MAX] = { 0 }, *bm = head + SEC_HDR + RAM_META;
 	unsigned bmlen = (n + 7) / 8, nz = 0;
+	uint64_t data_from = 0, data_to = memfd < 0 ? n : 0;
 	uint32_t crc;
 	uint8_t c[4];
 	int r;
 
-	for (unsigned i = 0; i < n; i++)
-		if (!stream_page_is_zero(host + (size_t)i * SNAP_PAGE)) {
+	for (unsigned i = 0; i < n; i++) {
+		if (i >= data_to)
+			stream_hole_or_data(memfd, foff, i, n, &data_from, &data_to);
+		if (i >= data_from && !stream_page_is_zero(host + (size_t)i * SNAP_PAGE)) {
 			bm[i / 8] |= 1 << (i % 8);
 			nz++;
 		}
+	}
 	sec_header(head, SNAP_SEC_RAM, RAM_META + bmlen + (uint64_t)nz * SNAP_PAGE);
 	put64(head + SEC_HDR, gpa);
 	put32(head + SEC_HDR + 8, n);
@@ -203,7 +239,7 @@ int snapshot_write_fd(int fd, const struct snap_shape *shape, const struct guest
 
 			unsigned n = left < SNAP_CHUNK_PAGES ? (unsigned)left : SNAP_CHUNK_PAGES;
 
-			r = write_chunk(fd, g->gpa + off, g->host + off, n);
+			r = write_chunk(fd, g->gpa + off, g->host + off, n, mem->fd, g->offset + off);
 		}
 	}
 	if (!r)

@@ -134,6 +134,10 @@ int stream_read_payload(struct stream_in *in, const uint8_t *sh, void *buf, size
 			const char *what);
 /* A 4 KiB page of zeros? (p 8-byte aligned) */
 bool stream_page_is_zero(const uint8_t *p);
+/* Around page i of the n pages at offset `base` of a memfd: pages before
+ * *from are a hole (they read as zero); [*from, *to) is data to look at. */
+void stream_hole_or_data(int memfd, uint64_t base, unsigned i, unsigned n, uint64_t *from,
+			 uint64_t *to);
 
 static inline uint32_t stream_get32(const uint8_t *p)
 {
