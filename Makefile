@@ -70,10 +70,11 @@ linux-smoke: all
 	@bash guest-tests/linux-smoke.sh $(BUILD)
 
 # `make bench`: kite's virtio-blk and virtio-scsi beside QEMU's and host fio
-# (tools/bench.sh), then virtio-net beside QEMU's (tools/bench-net.sh);
+# (tools/bench.sh), then virtio-net beside QEMU's (tools/bench-net.sh), then
+# kite's blk beside its scsi on kvmfake, the device path alone (tools/bench-kvmfake.sh);
 # options through BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick.
-bench: all
-	@bash tools/bench.sh --build $(BUILD) $(BENCH_ARGS) && bash tools/bench-net.sh --build $(BUILD) $(BENCH_ARGS)
+bench: all $(BUILD)/kvmfake.so
+	@bash tools/bench.sh --build $(BUILD) $(BENCH_ARGS) && bash tools/bench-net.sh --build $(BUILD) $(BENCH_ARGS) && bash tools/bench-kvmfake.sh --build $(BUILD) $(BENCH_ARGS)
 
 asan:
 	$(MAKE) SANITIZE=1 test

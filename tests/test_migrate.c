@@ -100,8 +100,9 @@ static void s_reclaim(void *vm) { (void)vm; reclaimed++; }
 static void s_done(void *vm) { (void)vm; done++; }
 
 static const struct migrate_src_ops sops = {
-	s_log_start, s_log_stop, s_log_take, s_pause, s_unpause, s_shape, s_tree,
-	s_release, s_reclaim, s_done,
+	.log_start = s_log_start, .log_stop = s_log_stop, .log_take = s_log_take,
+	.pause = s_pause, .unpause = s_unpause, .shape = s_shape, .tree = s_tree,
+	.release = s_release, .reclaim = s_reclaim, .done = s_done,	/* no flush */
 };
 
 static int d_shape(void *vm, struct snap_shape *s)

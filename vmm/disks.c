@@ -243,12 +243,10 @@ void disks_close(struct vm *vm)
 	vm->disks = NULL;
 }
 
-int disks_release(struct vm *vm)
+int disks_flush(struct vm *vm)
 {
 	unsigned n = vm->disks ? vm->cfg->ndisks : 0;
 
-	/* Everything written reaches the image before the other kite may
-	 * open it for itself. */
 	for (unsigned i = 0; i < n; i++) {
 		struct disk *d = &vm->disks->d[i].disk;
 
@@ -258,6 +256,18 @@ int disks_release(struct vm *vm)
 		    (d->buffered_fd >= 0 && fdatasync(d->buffered_fd) < 0))
 			return err_sys(errno, "--disk path=%s: cannot flush", d->path);
 	}
+	return 0;
+}
+
+int disks_release(struct vm *vm)
+{
+	unsigned n = vm->disks ? vm->cfg->ndisks : 0;
+	/* Everything written reaches the image before the other kite may
+	 * open it for itself. */
+	int r = disks_flush(vm);
+
+	if (r)
+		return r;
 	for (unsigned i = 0; i < n; i++)
 		if (vm->disks->d[i].opened)
 			disk_unlock(&vm->disks->d[i].disk);

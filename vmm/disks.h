@@ -19,6 +19,8 @@ void disks_stop(struct vm *vm);
 /* Migration hand-over: the source flushes every image and releases its
  * locks; the destination (which opened them unlocked) takes them. */
 int disks_release(struct vm *vm);
+/* fdatasync every image (what disks_release starts with). */
+int disks_flush(struct vm *vm);
 int disks_lock(struct vm *vm);
 /* Close images and free threads (after the devices are freed). */
 void disks_close(struct vm *vm);

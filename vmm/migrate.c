@@ -408,6 +408,8 @@ static int run_job(struct migration *m)
 		r = precopy(m, fd);
 	if (!r)
 		r = check_cancel(m);
+	if (!r && m->ops->flush)
+		r = m->ops->flush(m->vm);
 	if (!r) {
 		set_state(m, MIG_COMPLETING);
 		m->pause_ms = now_ms();

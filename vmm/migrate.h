@@ -97,7 +97,10 @@ struct migrate_src_ops {
 	int (*shape)(void *vm, struct snap_shape *s);
 	/* The state tree, while paused (malloc'd). */
 	int (*tree)(void *vm, void **blob, size_t *len);
-	/* Flush the disks and release their locks; reclaim takes them back. */
+	/* Flush the disks and release their locks; reclaim takes them back.
+	 * flush (optional) is release's flush alone, done just before the
+	 * pause, so the one inside the downtime has little left to write. */
+	int (*flush)(void *vm);
 	int (*release)(void *vm);
 	void (*reclaim)(void *vm);
 	/* The destination runs the VM: this one must end. */

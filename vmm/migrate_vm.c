@@ -151,6 +151,11 @@ static int src_tree(void *opaque, void **blob, size_t *len)
 	return snapshot_tree(opaque, blob, len);
 }
 
+static int src_flush(void *opaque)
+{
+	return disks_flush(opaque);
+}
+
 static int src_release(void *opaque)
 {
 	return disks_release(opaque);
@@ -170,7 +175,7 @@ static void src_done(void *opaque)
 static const struct migrate_src_ops src_ops = {
 	.log_start = src_log_start, .log_stop = src_log_stop, .log_take = src_log_take,
 	.pause = src_pause, .unpause = src_unpause, .shape = src_shape, .tree = src_tree,
-	.release = src_release, .reclaim = src_reclaim, .done = src_done,
+	.flush = src_flush, .release = src_release, .reclaim = src_reclaim, .done = src_done,
 };
 
 int vm_migration_create(struct vm *vm)
