@@ -415,6 +415,44 @@ START_TEST(args_read_back)
 }
 END_TEST
 
+/* The memfd's holes: pages never written are skipped without a read. */
+START_TEST(holes_found_in_a_memfd)
+{
+	enum { PAGES = 256 };
+	int fd = memfd_create("kite-test", MFD_CLOEXEC);
+	uint8_t *p;
+	uint64_t from, to;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, PAGES * SNAP_PAGE), 0);
+	p = mmap(NULL, PAGES * SNAP_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	p[10 * SNAP_PAGE] = 1;		/* data: pages 10-11 and 200 */
+	p[11 * SNAP_PAGE + 5] = 2;
+	p[200 * SNAP_PAGE] = 3;
+	/* Chunk [0, 128): a hole up to 10, data [10, 12). */
+	stream_hole_or_data(fd, 0, 0, 128, &from, &to);
+	ck_assert_uint_eq(from, 10);
+	ck_assert_uint_eq(to, 12);
+	/* Past it: no data left in this chunk. */
+	stream_hole_or_data(fd, 0, 12, 128, &from, &to);
+	ck_assert_uint_eq(from, 128);
+	/* Chunk [128, 256) from its page 0: data at page 72 (200) only. */
+	stream_hole_or_data(fd, 128 * SNAP_PAGE, 0, 128, &from, &to);
+	ck_assert_uint_eq(from, 72);
+	ck_assert_uint_eq(to, 73);
+	/* Past the last data: all hole to the end of the file. */
+	stream_hole_or_data(fd, 128 * SNAP_PAGE, 73, 128, &from, &to);
+	ck_assert_uint_eq(from, 128);
+	/* Not a memfd at all: everything is data to look at. */
+	stream_hole_or_data(-1, 0, 3, 128, &from, &to);
+	ck_assert_uint_eq(from, 3);
+	ck_assert_uint_eq(to, 128);
+	munmap(p, PAGES * SNAP_PAGE);
+	close(fd);
+}
+END_TEST
+
 Suite *snapshot_suite(void)
 {
 	Suite *s = suite_create("snapshot");
@@ -431,6 +469,7 @@ Suite *snapshot_suite(void)
 	tcase_add_test(tc, other_shapes);
 	tcase_add_test(tc, writer_refuses_odd_memory);
 	tcase_add_test(tc, args_read_back);
+	tcase_add_test(tc, holes_found_in_a_memfd);
 	suite_add_tcase(s, tc);
 	return s;
 }
