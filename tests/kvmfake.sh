@@ -156,7 +156,7 @@ start_idle() {
 	PID=$!
 	pids+=("$PID")
 	for _ in $(seq 100); do
-		grep -q '^tick 2$' "$LOG" && return 0
+		grep -q '^\(tick 2\|pass 16\)$' "$LOG" && return 0	# idle or dirty
 		sleep 0.1
 	done
 	return 1
@@ -304,6 +304,108 @@ migrate_case() {
 migrate_case migrate idle "tick 2" 0
 migrate_case migrate-dirty dirty "pass 16" 0
 migrate_case migrate-dirty-control dirty "pass 16" 1
+
+# --- migration faults: the source's guest must run on, untouched ------------
+# One source (dirtying, so the stream has data), faults through
+# guest-tests/migrate-proxy.py or at the destination; after each, the
+# source's guest still makes progress, the destination failed with a
+# message, and a last clean migration must bring over a consistent guest.
+PROXY=$here/guest-tests/migrate-proxy.py
+rm -f "$SOCK"
+FSRC_PID=""
+if start_idle fault-src KVMFAKE_GUEST=dirty KVMFAKE_MARK=43 -- "${IDLE[@]}"; then
+	FSRC_PID=$PID
+	FSRC_LOG=$LOG
+	for _ in $(seq 100); do grep -q '^pass 16$' "$FSRC_LOG" && break; sleep 0.1; done
+fi
+passes() {
+	grep -c '^pass ' "$FSRC_LOG"
+}
+# fault_case NAME DST_EXTRA PROXY_MODE [ARG] -- the proxy (or none: "-")
+# between source and destination; ACTION in $FAULT_ACTION: none, kill, cancel.
+fault_case() {
+	local name=$1 mem=$2 mode=$3 arg=${4:-} port=$((40000 + (RANDOM + $$) % 20000)) pport
+	local dst dstlog=$OUT/$name-dst.log mig before after st ppid="" target
+	pport=$((port + 1))
+	if [ -z "$FSRC_PID" ] || ! kill -0 "$FSRC_PID" 2>/dev/null; then
+		report "$name" FAIL "the faults' source is not running" "${FSRC_LOG:-/dev/null}"
+		return
+	fi
+	env KVMFAKE_GUEST=resume LD_PRELOAD="$FAKE" "$KITE" run --kernel "$BUILD/testguest.elf" \
+		--memory "$mem" --cpus 2 --disk "path=$OUT/idle.img" \
+		--disk "path=$OUT/idle-scsi.img,iface=scsi" --incoming "tcp:127.0.0.1:$port" \
+		>"$dstlog" 2>&1 &
+	dst=$!
+	pids+=("$dst")
+	for _ in $(seq 50); do grep -q 'waiting for a migration' "$dstlog" && break; sleep 0.1; done
+	target=$port
+	if [ "$mode" != - ]; then
+		python3 "$PROXY" "$pport" "$port" "$mode" $arg >"$OUT/$name-proxy.out" 2>&1 &
+		ppid=$!
+		pids+=("$ppid")
+		for _ in $(seq 50); do grep -q listening "$OUT/$name-proxy.out" && break; sleep 0.1; done
+		target=$pport
+	fi
+	before=$(passes)
+	"$KITE" ctl "$SOCK" migrate "tcp:127.0.0.1:$target" >"$OUT/$name.out" 2>&1 &
+	mig=$!
+	case ${FAULT_ACTION:-none} in
+	kill)   sleep 1; kill -9 "$dst" 2>/dev/null ;;
+	cancel) sleep 1; "$KITE" ctl "$SOCK" migrate-cancel >>"$OUT/$name.out" 2>&1 ;;
+	esac
+	wait "$mig"
+	st=$?
+	wait_exit "$dst"
+	[ -n "$ppid" ] && kill "$ppid" 2>/dev/null
+	sleep 0.5
+	after=$(passes)
+	if [ "$st" = 0 ]; then
+		report "$name" FAIL "the migration succeeded: $(tail -n1 "$OUT/$name.out")" "$dstlog"
+	elif ! kill -0 "$FSRC_PID" 2>/dev/null || [ "$after" -le "$before" ]; then
+		report "$name" FAIL "the source's guest stopped (passes $before -> $after)" "$FSRC_LOG"
+	elif [ "$ST" = 0 ] || ! grep -q '^kite: ' "$dstlog" && [ "${FAULT_ACTION:-}" != kill ]; then
+		report "$name" FAIL "the destination exited $ST without a message" "$dstlog"
+	elif grep -q '^kvmfake guest program' "$dstlog"; then
+		report "$name" FAIL "the destination ran the guest" "$dstlog"
+	else
+		local said
+		said=$(grep '^kite: ' "$dstlog" | grep -v -m1 'waiting for' | cut -c7-90)
+		report "$name" OK "source runs on ($before -> $after passes); destination exit $ST${said:+: $said}"
+	fi
+}
+FAULT_ACTION=kill fault_case fault-kill-dst 64M slow 4000000
+fault_case fault-cut-16 64M cut 16
+fault_case fault-cut-64k 64M cut 65536
+fault_case fault-cut-8m 64M cut 8388608
+fault_case fault-truncate-1m 64M truncate 1048576
+fault_case fault-corrupt-head 64M corrupt 20
+fault_case fault-corrupt-ram 64M corrupt 4194404
+fault_case fault-wrong-memory 128M -
+if grep -q '^kite: .*64 MiB.*128 MiB\|^kite: .*128 MiB.*64 MiB' "$OUT/fault-wrong-memory-dst.log"; then
+	report fault-wrong-memory-message OK "$(grep -m1 '^kite: .*MiB' "$OUT/fault-wrong-memory-dst.log" | cut -c1-100)"
+else
+	report fault-wrong-memory-message FAIL "the refusal does not name both sizes" \
+		"$OUT/fault-wrong-memory-dst.log"
+fi
+FAULT_ACTION=cancel fault_case fault-cancel 64M slow 2000000
+# After all that, a clean move must bring a consistent guest over.
+if [ -n "$FSRC_PID" ] && kill -0 "$FSRC_PID" 2>/dev/null; then
+	port=$((40000 + (RANDOM + $$) % 20000))
+	env KVMFAKE_GUEST=resume KVMFAKE_MARK=43 KVMFAKE_DIRTY=1 LD_PRELOAD="$FAKE" "$KITE" run \
+		"${IDLE[@]:0:10}" --incoming "tcp:127.0.0.1:$port" >"$OUT/fault-after-dst.log" 2>&1 &
+	dst=$!
+	pids+=("$dst")
+	for _ in $(seq 50); do grep -q 'waiting for a migration' "$OUT/fault-after-dst.log" && break; sleep 0.1; done
+	"$KITE" ctl "$SOCK" migrate "tcp:127.0.0.1:$port" >"$OUT/fault-after.out" 2>&1
+	wait_exit "$FSRC_PID"
+	sst=$ST
+	wait_exit "$dst"
+	if [ "$sst" = 0 ]; then
+		verdict fault-after-faults "$OUT/fault-after-dst.log" "$ST" 0
+	else
+		report fault-after-faults FAIL "the source exited $sst" "$FSRC_LOG"
+	fi
+fi
 
 # --- a hostile guest -------------------------------------------------------
 img h0.img 8M; img hs.img 8M; img good.img 8M
