@@ -305,6 +305,54 @@ migrate_case migrate idle "tick 2" 0
 migrate_case migrate-dirty dirty "pass 16" 0
 migrate_case migrate-dirty-control dirty "pass 16" 1
 
+# --- five moves back and forth, the guest dirtying all along ---------------
+moves_case() {
+	local i prev cur port log src dst why="" detail=""
+	rm -f "$OUT"/move-*.sock
+	env KVMFAKE_GUEST=dirty KVMFAKE_MARK=44 LD_PRELOAD="$FAKE" "$KITE" run "${IDLE[@]:0:10}" \
+		--api-socket "$OUT/move-0.sock" >"$OUT/move-0.log" 2>&1 &
+	src=$!
+	pids+=("$src")
+	for _ in $(seq 100); do grep -q '^pass 16$' "$OUT/move-0.log" && break; sleep 0.1; done
+	for i in 1 2 3 4 5; do
+		prev=$OUT/move-$((i - 1)).sock cur=$OUT/move-$i.sock log=$OUT/move-$i.log
+		port=$((40000 + (RANDOM + $$ + i) % 20000))
+		env KVMFAKE_GUEST=resume KVMFAKE_MARK=44 KVMFAKE_DIRTY=1 KVMFAKE_THEN=dirty \
+			LD_PRELOAD="$FAKE" "$KITE" run "${IDLE[@]:0:10}" --api-socket "$cur" \
+			--incoming "tcp:127.0.0.1:$port" >"$log" 2>&1 &
+		dst=$!
+		pids+=("$dst")
+		for _ in $(seq 50); do grep -q 'waiting for a migration' "$log" && break; sleep 0.1; done
+		if ! "$KITE" ctl "$prev" migrate "tcp:127.0.0.1:$port" >"$OUT/move-$i.out" 2>&1; then
+			why="move $i: $(tail -n1 "$OUT/move-$i.out")"
+			break
+		fi
+		wait_exit "$src"
+		[ "$ST" = 0 ] || { why="move $i: the source exited $ST"; break; }
+		for _ in $(seq 100); do grep -q '^dirtying on' "$log" && break; sleep 0.1; done
+		if grep -q '^FAIL' "$log" || ! grep -q '^PASS resume-dirty' "$log" ||
+		   ! grep -q '^dirtying on' "$log"; then
+			why="move $i: $(grep -m1 '^FAIL' "$log" || echo "no consistent guest")"
+			break
+		fi
+		detail="$detail$(grep -m1 '^migrated' "$OUT/move-$i.out" | sed 's/.*downtime \([0-9]* ms\).*/\1/'), "
+		sleep 0.5
+		src=$dst
+	done
+	if [ -z "$why" ]; then
+		"$KITE" ctl "$OUT/move-5.sock" stop >/dev/null 2>&1
+		wait_exit "$src"
+		[ "$ST" = 0 ] || why="the last kite exited $ST"
+	fi
+	if [ -n "$why" ]; then
+		report moves-5 FAIL "$why" "$OUT/move-$i.log"
+	else
+		report moves-5 OK "5 moves back and forth while dirtying, each consistent; downtimes ${detail%, }"
+	fi
+	rm -f "$OUT"/move-*.sock
+}
+moves_case
+
 # --- migration faults: the source's guest must run on, untouched ------------
 # One source (dirtying, so the stream has data), faults through
 # guest-tests/migrate-proxy.py or at the destination; after each, the

@@ -42,6 +42,11 @@
 static uint64_t brk_gpa = GMEM_START;
 static unsigned next_vec = 0x30;
 
+void galloc_from(uint64_t gpa)
+{
+	brk_gpa = gpa;
+}
+
 uint64_t galloc(size_t size, size_t align)
 {
 	uint64_t at = (brk_gpa + align - 1) & ~(uint64_t)(align - 1);

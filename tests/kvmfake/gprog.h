@@ -21,6 +21,7 @@ void fail(const char *name, const char *fmt, ...) __attribute__((format(printf, 
 
 /* ---- guest memory: a bump allocator above 8 MiB (gpci.c) ---- */
 uint64_t galloc(size_t size, size_t align);
+void galloc_from(uint64_t gpa);		/* allocate from gpa on */
 void gfill(uint64_t gpa, size_t len, uint32_t seed);
 bool gcheck(uint64_t gpa, size_t len, uint32_t seed);
 

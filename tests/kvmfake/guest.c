@@ -21,6 +21,7 @@
  *                          wrote into RAM, left behind)
  *   KVMFAKE_GUEST=hostile  attack every device but the last disk (hostile.c)
  *   KVMFAKE_GUEST=bench    4 KiB random I/O on each disk (bench.c)
+ *   KVMFAKE_THEN=dirty     (resume) then go on dirtying where the pass was
  *   KVMFAKE_GUEST=shutdown a line, then a triple fault (KVM_EXIT_SHUTDOWN)
  *   KVMFAKE_FAIL_ENTRY=1   (kvm.c) vCPU 0's first entry fails
  *   KVMFAKE_BOOT=pvh|linux64|multiboot  the protocol kite should enter by
@@ -41,6 +42,7 @@
 #define DEBUG_EXIT	0xf4
 #define MARK_GPA	0x700000ULL
 #define MARK_LEN	4096
+#define RESUME_GMEM	0x2800000ULL	/* a resumed program's allocations */
 
 static unsigned passed, failed;
 
@@ -227,7 +229,7 @@ static struct vdev *first(unsigned n, unsigned type)
 	return NULL;
 }
 
-static void dirty_loop(struct vdev *blk);
+static void dirty_loop(struct vdev *blk, uint32_t gen, uint32_t page);
 
 static void mode_idle(unsigned n)
 {
@@ -247,7 +249,7 @@ static void mode_idle(unsigned n)
 	say("idle: ready, marker %u\n", seed);
 	if (!strcmp(env("KVMFAKE_GUEST", ""), "dirty")) {
 		if (blk)
-			dirty_loop(blk);
+			dirty_loop(blk, 1, 0);
 		return fail("dirty", "no disk");
 	}
 	for (unsigned tick = 1;; tick++) {
@@ -271,17 +273,19 @@ struct stamp {
 	uint32_t magic, page, gen, pad;
 };
 
-static void dirty_loop(struct vdev *blk)
+/* From generation gen, page `page` on (a resumed guest goes on where the
+ * pass in progress had got to). */
+static void dirty_loop(struct vdev *blk, uint32_t gen, uint32_t page)
 {
 	uint64_t wbuf = galloc(512, 512);
 	char why[160];
 	uint8_t st;
 
-	for (uint32_t gen = 1;; gen++) {
+	for (;; gen++, page = 0) {
 		struct stamp s = { STAMP_MAGIC, 0, gen, 0 };
 		uint8_t sector[512] = { 0 };
 
-		for (uint32_t p = 0; p < DIRTY_PAGES; p++) {
+		for (uint32_t p = page; p < DIRTY_PAGES; p++) {
 			s.page = p;
 			g_write(DIRTY_GPA + 4096ULL * p, &s, sizeof(s));
 			if (p % 64 == 63)
@@ -299,7 +303,8 @@ static void dirty_loop(struct vdev *blk)
 	}
 }
 
-static void check_dirty(void)
+/* Sets *gen and *page to where the dirtying goes on. */
+static bool check_dirty(uint32_t *gen, uint32_t *page)
 {
 	uint32_t first = 0, k = 0, logged, read;
 	const struct stamp *s;
@@ -307,35 +312,44 @@ static void check_dirty(void)
 	for (uint32_t p = 0; p < DIRTY_PAGES; p++) {
 		s = g_ram(DIRTY_GPA + 4096ULL * p, sizeof(*s));
 		if (!s || s->magic != STAMP_MAGIC || s->page != p)
-			return fail("resume-dirty", "page %u: no stamp", p);
+			return fail("resume-dirty", "page %u: no stamp", p), false;
 		if (p == 0)
 			first = s->gen;
 		else if (s->gen == first - 1 && !k)
 			k = p;		/* where the pass in progress had got to */
 		else if (s->gen != (k ? first - 1 : first))
 			return fail("resume-dirty", "page %u holds generation %u, page 0 %u: a "
-				    "page the migration left behind", p, s->gen, first);
+				    "page the migration left behind", p, s->gen, first), false;
 	}
 	memcpy(&logged, g_ram(LOG_GPA, 4), 4);
 	memcpy(&read, g_ram(READ_GPA, 4), 4);
 	if (read < logged || read > logged + 1)
 		return fail("resume-dirty", "the disk read buffer holds generation %u, the log "
-			    "%u: a page kite wrote (a disk read) was not sent again", read, logged);
+			    "%u: a page kite wrote (a disk read) was not sent again", read, logged),
+		       false;
 	pass("resume-dirty", "%u pages consistent (generation %u, %u pages into %u), the disk "
 	     "read buffer at generation %u", DIRTY_PAGES, first - (k ? 1 : 0), k ? k : 0,
 	     first, read);
+	*gen = k ? first : first + 1;
+	*page = k;
+	return true;
 }
 
 static void mode_resume(unsigned n)
 {
 	unsigned seed = (unsigned)strtoul(env("KVMFAKE_MARK", "1"), NULL, 0);
 	struct vdev *blk = first(n, 2);
-	uint64_t buf = galloc(4096, 4096);
+	uint64_t buf;
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	char why[160];
 	uint8_t st;
+	uint32_t gen = 0, page = 0;
+	bool dirty_ok = false;
 
+	/* Past where an earlier guest program allocated (its rings live on). */
+	galloc_from(RESUME_GMEM);
+	buf = galloc(4096, 4096);
 	g_boot_state(&r, &s);
 	say("resume: rip 0x%llx rbx 0x%llx cr0 0x%llx\n", (unsigned long long)r.rip,
 	    (unsigned long long)r.rbx, (unsigned long long)s.cr0);
@@ -344,7 +358,7 @@ static void mode_resume(unsigned n)
 	else
 		pass("resume-ram", "the marker (seed %u) came along", seed);
 	if (env("KVMFAKE_DIRTY", NULL))
-		check_dirty();
+		dirty_ok = check_dirty(&gen, &page);
 	for (unsigned i = 0; i < n; i++) {
 		if (devs[i].type == 1)
 			continue;
@@ -360,6 +374,12 @@ static void mode_resume(unsigned n)
 	else
 		pass("resume-blk", "the queue kept its place: marker read back, new write done, "
 		     "with interrupts");
+	/* KVMFAKE_THEN=dirty: go on dirtying, to be migrated again. */
+	if (dirty_ok && !strcmp(env("KVMFAKE_THEN", ""), "dirty")) {
+		say("dirtying on from generation %u page %u (%u passed, %u failed so far)\n",
+		    gen, page, passed, failed);
+		return dirty_loop(blk, gen, page);
+	}
 	finish();
 }
 
