@@ -399,7 +399,11 @@ fault_case() {
 	mig=$!
 	case ${FAULT_ACTION:-none} in
 	kill)   sleep 1; kill -9 "$dst" 2>/dev/null ;;
-	cancel) sleep 1; "$KITE" ctl "$SOCK" migrate-cancel >>"$OUT/$name.out" 2>&1 ;;
+	cancel)
+		sleep 1
+		"$KITE" ctl "$SOCK" migrate-status --json >"$OUT/$name.status" 2>&1
+		"$KITE" ctl "$SOCK" migrate-cancel >>"$OUT/$name.out" 2>&1
+		"$KITE" ctl "$SOCK" migrate-status --json >>"$OUT/$name.status" 2>&1 ;;
 	esac
 	wait "$mig"
 	st=$?
@@ -436,6 +440,24 @@ else
 		"$OUT/fault-wrong-memory-dst.log"
 fi
 FAULT_ACTION=cancel fault_case fault-cancel 64M slow 2000000
+# migrate-status --json while it ran, then after the cancel.
+st_json=$OUT/fault-cancel.status
+if python3 - "$st_json" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+a, b = lines[0], lines[-1]
+keys = ("iteration", "bytes_sent", "ram_total", "ram_remaining", "dirty_rate", "bandwidth",
+        "expected_downtime_ms", "total_ms")
+assert a["state"] == "active", a
+assert all(isinstance(a[k], int) for k in keys), a
+assert a["bytes_sent"] > 0 and a["ram_total"] == 64 << 20, a
+assert b["state"] == "cancelled", b
+PY
+then
+	report migrate-status-json OK "$(head -c 150 "$st_json")"
+else
+	report migrate-status-json FAIL "migrate-status --json: $(head -c 300 "$st_json")"
+fi
 # After all that, a clean move must bring a consistent guest over.
 if [ -n "$FSRC_PID" ] && kill -0 "$FSRC_PID" 2>/dev/null; then
 	port=$((40000 + (RANDOM + $$) % 20000))
