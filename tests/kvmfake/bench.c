@@ -30,27 +30,13 @@ static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return xorshift(&rng);
 }
 
-static void w(uint64_t gpa, const void *p, size_t n)
+/* Descriptor i of q, chained to i + 1 where flags say NEXT. */
+static void desc(struct vq *q, unsigned i, uint64_t a, uint32_t l, uint16_t flags)
 {
-	g_write(gpa, p, n);
-}
-
-static void put_desc(struct vq *q, unsigned i, uint64_t a, uint32_t l, uint16_t flags)
-{
-	uint8_t d[16];
-	uint16_t next = (uint16_t)(i + 1);
-
-	memcpy(d, &a, 8);
-	memcpy(d + 8, &l, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-	w(q->desc + 16ULL * i, d, 16);
+	put_desc(q->desc, i, a, l, flags, (uint16_t)(i + 1));
 }
 
 /* Slot s of queue q: a request at head 4 * s, its header rewritten. */
@@ -64,10 +50,10 @@ static void post(struct vdev *d, struct vq *q, const struct slot *sl, unsigned s
 	if (d->type == 2) {
 		uint32_t hdr[4] = { write ? 1 : 0, 0, (uint32_t)lba, (uint32_t)(lba >> 32) };
 
-		w(sl->hdr, hdr, 16);
-		put_desc(q, h, sl->hdr, 16, 1);
-		put_desc(q, h + 1, sl->data, REQ, write ? 1 : 3);
-		put_desc(q, h + 2, sl->status, 1, 2);
+		g_write(sl->hdr, hdr, 16);
+		desc(q, h, sl->hdr, 16, 1);
+		desc(q, h + 1, sl->data, REQ, write ? 1 : 3);
+		desc(q, h + 2, sl->status, 1, 2);
 	} else {
 		uint8_t req[19 + 32] = { 1, 0, 0x40, 0 };
 		uint8_t *cdb = req + 19;
@@ -76,24 +62,24 @@ static void post(struct vdev *d, struct vq *q, const struct slot *sl, unsigned s
 		cdb[2] = (uint8_t)(lba >> 24), cdb[3] = (uint8_t)(lba >> 16);
 		cdb[4] = (uint8_t)(lba >> 8), cdb[5] = (uint8_t)lba;
 		cdb[8] = REQ / 512;
-		w(sl->hdr, req, sizeof(req));
-		put_desc(q, h, sl->hdr, sizeof(req), 1);
+		g_write(sl->hdr, req, sizeof(req));
+		desc(q, h, sl->hdr, sizeof(req), 1);
 		if (write) {
-			put_desc(q, h + 1, sl->data, REQ, 1);
-			put_desc(q, h + 2, sl->status, 108, 2);
+			desc(q, h + 1, sl->data, REQ, 1);
+			desc(q, h + 2, sl->status, 108, 2);
 		} else {
-			put_desc(q, h + 1, sl->status, 108, 3);
-			put_desc(q, h + 2, sl->data, REQ, 2);
+			desc(q, h + 1, sl->status, 108, 3);
+			desc(q, h + 2, sl->data, REQ, 2);
 		}
 	}
-	w(q->avail + 4 + 2 * (q->next_avail % q->size), &head, 2);
+	g_write(q->avail + 4 + 2 * (q->next_avail % q->size), &head, 2);
 	q->next_avail++;
 }
 
 static void publish(struct vq *q)
 {
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	w(q->avail + 2, &q->next_avail, 2);
+	g_write(q->avail + 2, &q->next_avail, 2);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	g_mmio(q->notify, 2, true, q->index);
 }
@@ -122,7 +108,7 @@ static void bench_one(struct vdev *d, unsigned secs, unsigned depth, bool write)
 		const uint8_t *p;
 
 		r[19] = 0x25;
-		w(req, r, sizeof(r));
+		g_write(req, r, sizeof(r));
 		if (!vq_request(&d->q[2], b, 3, NULL, why))
 			return fail("bench", "%s: READ CAPACITY: %s", d->name, why);
 		p = g_ram(buf, 8);

@@ -17,8 +17,6 @@
 
 #include "gprog.h"
 
-#define WHY(...) (snprintf(why, 160, __VA_ARGS__), false)
-
 /* ---- virtio-blk ---- */
 
 #define BLK_F_RO	(1ULL << 5)

@@ -95,7 +95,7 @@ static void w(uint64_t gpa, uint64_t v, unsigned len)
 	g_write(gpa, &v, len);	/* little-endian host, little-endian guest */
 }
 
-static uint64_t r(uint64_t gpa, unsigned len)
+uint64_t gread(uint64_t gpa, unsigned len)
 {
 	uint64_t v = 0;
 	const void *p = g_ram(gpa, len);
@@ -105,6 +105,26 @@ static uint64_t r(uint64_t gpa, unsigned len)
 		memcpy(&v, p, len);
 	}
 	return v;
+}
+
+void put_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+	      uint16_t next)
+{
+	uint8_t d[16];
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+	g_write(table + 16ULL * i, d, 16);
+}
+
+uint64_t xorshift(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
 }
 
 /* ---- PCI configuration space through 0xcf8/0xcfc ---- */
@@ -240,8 +260,6 @@ static void msix_entry(struct vdev *d, unsigned entry, unsigned vec)
 	g_mmio(e + 12, 4, true, 0);		/* unmasked */
 }
 
-#define WHY(...) (snprintf(why, 160, __VA_ARGS__), false)
-
 bool vdev_init(struct vdev *d, uint64_t want, unsigned nq, char *why)
 {
 	uint64_t offered;
@@ -355,8 +373,8 @@ bool vdev_attach(struct vdev *d, char *why)
 		q->notify = d->notify + cc(d, C_QNOFF, 2) * d->notify_mult;
 		entry = (unsigned)cc(d, C_QMSIX, 2);
 		q->vec = entry < d->msix_n ? g_mmio(d->msix + 16 * entry + 8, 4, false, 0) & 0xff : 0;
-		q->next_avail = (uint16_t)r(q->avail + 2, 2);
-		q->used_seen = (uint16_t)r(q->used + 2, 2);
+		q->next_avail = (uint16_t)gread(q->avail + 2, 2);
+		q->used_seen = (uint16_t)gread(q->used + 2, 2);
 		if (q->used_seen != q->next_avail)
 			return WHY("queue %u: avail %u, used %u: requests in flight after a "
 				   "hand-over", i, q->next_avail, q->used_seen);
@@ -373,15 +391,10 @@ void vq_post(struct vq *q, const struct buf *b, unsigned n)
 {
 	unsigned head = (q->next_avail * 4u) % q->size;	/* 4 descriptors a request */
 
-	for (unsigned i = 0; i < n; i++) {
-		unsigned at = (head + i) % q->size;
-		uint64_t dsc = q->desc + 16 * at;
-
-		w(dsc, b[i].gpa, 8);
-		w(dsc + 8, b[i].len, 4);
-		w(dsc + 12, (i + 1 < n ? D_NEXT : 0) | (b[i].writable ? D_WRITE : 0), 2);
-		w(dsc + 14, (head + i + 1) % q->size, 2);
-	}
+	for (unsigned i = 0; i < n; i++)
+		put_desc(q->desc, (head + i) % q->size, b[i].gpa, b[i].len,
+			 (i + 1 < n ? D_NEXT : 0) | (b[i].writable ? D_WRITE : 0),
+			 (uint16_t)((head + i + 1) % q->size));
 	q->first_gpa[(head / 4) % 64] = b[0].gpa;
 	w(q->avail + 4 + 2 * (q->next_avail % q->size), head, 2);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -395,7 +408,7 @@ bool vq_wait(struct vq *q, unsigned timeout_ms, uint32_t *written, bool *irq)
 {
 	unsigned waited = 0;
 
-	while ((uint16_t)r(q->used + 2, 2) == q->used_seen) {
+	while ((uint16_t)gread(q->used + 2, 2) == q->used_seen) {
 		if (waited >= timeout_ms)
 			return false;
 		if (g_wait_vector(q->vec, 20)) {
@@ -405,9 +418,9 @@ bool vq_wait(struct vq *q, unsigned timeout_ms, uint32_t *written, bool *irq)
 			waited += 20;
 		}
 	}
-	q->last_id = (uint32_t)r(q->used + 4 + 8 * (q->used_seen % q->size), 4);
+	q->last_id = (uint32_t)gread(q->used + 4 + 8 * (q->used_seen % q->size), 4);
 	if (written)
-		*written = (uint32_t)r(q->used + 4 + 8 * (q->used_seen % q->size) + 4, 4);
+		*written = (uint32_t)gread(q->used + 4 + 8 * (q->used_seen % q->size) + 4, 4);
 	q->used_seen++;
 	/* An interrupt that raced the poll above is still ours to take. */
 	if (irq && !*irq)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "fake.h"
 
@@ -21,6 +22,16 @@ void fail(const char *name, const char *fmt, ...) __attribute__((format(printf, 
 
 /* ---- guest memory: a bump allocator above 8 MiB (gpci.c) ---- */
 uint64_t galloc(size_t size, size_t align);
+/* A little-endian value of len bytes (1-8) at gpa; 0 if not RAM. */
+uint64_t gread(uint64_t gpa, unsigned len);
+/* A split-queue descriptor: entry i of the table at gpa `table`. */
+void put_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+	      uint16_t next);
+/* xorshift64: the random numbers of the hostile and bench modes. */
+uint64_t xorshift(uint64_t *state);
+
+/* A failure with its reason in `why` (160 bytes), as an expression. */
+#define WHY(...) (snprintf(why, 160, __VA_ARGS__), false)
 void galloc_from(uint64_t gpa);		/* allocate from gpa on */
 void gfill(uint64_t gpa, size_t len, uint32_t seed);
 bool gcheck(uint64_t gpa, size_t len, uint32_t seed);

@@ -95,16 +95,6 @@ static const char *env(const char *name, const char *dflt)
 	return v && *v ? v : dflt;
 }
 
-static uint64_t rd(uint64_t gpa, unsigned len)
-{
-	uint64_t v = 0;
-	const void *p = g_ram(gpa, len);
-
-	if (p)
-		memcpy(&v, p, len);
-	return v;
-}
-
 static const char *str_at(uint64_t gpa)
 {
 	const char *s = g_ram(gpa, 1);
@@ -138,25 +128,25 @@ static void check_boot(void)
 		if (!(s.cr0 & 1) || (s.cr0 & (1u << 31)) || s.cs.l || !s.cs.db || !flat32(&s.cs) ||
 		    !flat32(&s.ds) || (s.efer & (1u << 10)))
 			return fail(name, "not flat 32-bit protected mode without paging");
-		if (rd(r.rbx, 4) != 0x336ec578)
+		if (gread(r.rbx, 4) != 0x336ec578)
 			return fail(name, "no hvm_start_info magic at %%ebx 0x%llx",
 				    (unsigned long long)r.rbx);
-		cmd = str_at(rd(r.rbx + 24, 8));
-		if (!rd(r.rbx + 40, 8) || !rd(r.rbx + 48, 4))
+		cmd = str_at(gread(r.rbx + 24, 8));
+		if (!gread(r.rbx + 40, 8) || !gread(r.rbx + 48, 4))
 			return fail(name, "start_info has no memory map");
-		if (memcmp(g_ram(rd(r.rbx + 32, 8), 8) ?: "", "RSD PTR ", 8))
+		if (memcmp(g_ram(gread(r.rbx + 32, 8), 8) ?: "", "RSD PTR ", 8))
 			return fail(name, "rsdp_paddr 0x%llx has no RSDP",
-				    (unsigned long long)rd(r.rbx + 32, 8));
+				    (unsigned long long)gread(r.rbx + 32, 8));
 	} else if (!strcmp(proto, "linux64")) {
 		/* 64-bit boot protocol: long mode, %rsi the boot_params. */
 		if (!(s.efer & (1u << 10)) || !s.cs.l || s.cs.db || !(s.cr0 & (1u << 31)))
 			return fail(name, "not 64-bit long mode");
-		if (rd(r.rsi + 0x202, 4) != 0x53726448)
+		if (gread(r.rsi + 0x202, 4) != 0x53726448)
 			return fail(name, "no \"HdrS\" in boot_params at %%rsi 0x%llx",
 				    (unsigned long long)r.rsi);
-		if (!rd(r.rsi + 0x1e8, 1))
+		if (!gread(r.rsi + 0x1e8, 1))
 			return fail(name, "boot_params has no e820 entries");
-		cmd = str_at(rd(r.rsi + 0x228, 4));
+		cmd = str_at(gread(r.rsi + 0x228, 4));
 	} else {
 		/* Multiboot: %eax the magic, %ebx the info, cmdline flag set. */
 		uint64_t mbi = r.rbx;
@@ -164,10 +154,10 @@ static void check_boot(void)
 		if ((uint32_t)r.rax != 0x2badb002 || !(s.cr0 & 1) || (s.cr0 & (1u << 31)))
 			return fail(name, "eax 0x%llx, cr0 0x%llx", (unsigned long long)r.rax,
 				    (unsigned long long)s.cr0);
-		if (!(rd(mbi, 4) & (1u << 2)) || !(rd(mbi, 4) & (1u << 6)))
+		if (!(gread(mbi, 4) & (1u << 2)) || !(gread(mbi, 4) & (1u << 6)))
 			return fail(name, "Multiboot info flags 0x%llx lack cmdline or mmap",
-				    (unsigned long long)rd(mbi, 4));
-		cmd = str_at(rd(mbi + 16, 4));
+				    (unsigned long long)gread(mbi, 4));
+		cmd = str_at(gread(mbi + 16, 4));
 	}
 	if (!cmd)
 		return fail(name, "no command line in RAM");

@@ -28,10 +28,7 @@ static uint64_t rng;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return xorshift(&rng);
 }
 
 static unsigned below(unsigned n)
@@ -62,17 +59,6 @@ static uint32_t len(void)
 	return below(3) ? lens[below(9)] : (uint32_t)rnd();
 }
 
-static void desc(uint64_t table, unsigned i, uint64_t a, uint32_t l, uint16_t flags, uint16_t next)
-{
-	uint8_t d[16];
-
-	memcpy(d, &a, 8);
-	memcpy(d + 8, &l, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-	g_write(table + 16ULL * i, d, 16);
-}
-
 /* Publish head (which may be out of range) on q and kick. */
 static void publish(struct vq *q, uint16_t head, uint16_t bump)
 {
@@ -94,20 +80,20 @@ static const char *chain_attack(struct vq *q)
 		for (unsigned i = 0; i < n; i++) {
 			uint32_t l = len();
 
-			desc(q->desc, (head + i) % q->size, addr(l), l, (uint16_t)(rnd() & 7),
+			put_desc(q->desc, (head + i) % q->size, addr(l), l, (uint16_t)(rnd() & 7),
 			     (uint16_t)(below(3) ? (head + i + 1) % q->size : rnd()));
 		}
 		publish(q, (uint16_t)head, 1);
 		return "random chain";
 	case 1:		/* a loop */
-		desc(q->desc, head, addr(16), 16, D_NEXT, (uint16_t)((head + 1) % q->size));
-		desc(q->desc, (head + 1) % q->size, addr(16), 16, D_NEXT | D_WRITE, (uint16_t)head);
+		put_desc(q->desc, head, addr(16), 16, D_NEXT, (uint16_t)((head + 1) % q->size));
+		put_desc(q->desc, (head + 1) % q->size, addr(16), 16, D_NEXT | D_WRITE, (uint16_t)head);
 		publish(q, (uint16_t)head, 1);
 		return "looped chain";
 	case 2:		/* an indirect table: bad length, bad place, nested, looped */
 		for (unsigned i = 0; i < 8; i++)
-			desc(table, i, addr(64), 64, (uint16_t)(rnd() & 7), (uint16_t)below(9));
-		desc(q->desc, head, below(2) ? table : addr(128),
+			put_desc(table, i, addr(64), 64, (uint16_t)(rnd() & 7), (uint16_t)below(9));
+		put_desc(q->desc, head, below(2) ? table : addr(128),
 		     below(2) ? 16 * (1 + below(8)) : len(), D_INDIRECT | (rnd() & 1), 0);
 		publish(q, (uint16_t)head, 1);
 		return "indirect table";
@@ -118,13 +104,13 @@ static const char *chain_attack(struct vq *q)
 		publish(q, (uint16_t)(q->size + below(0x10000 - q->size)), 1);
 		return "head out of range";
 	case 5:		/* the same head twice */
-		desc(q->desc, head, addr(16), 16, D_WRITE, 0);
+		put_desc(q->desc, head, addr(16), 16, D_WRITE, 0);
 		publish(q, (uint16_t)head, 1);
 		publish(q, (uint16_t)head, 1);
 		return "head twice";
 	default:	/* a long chain, longer than the ring */
 		for (unsigned i = 0; i < q->size; i++)
-			desc(q->desc, i, addr(8), 8, D_NEXT | (i > q->size / 2 ? D_WRITE : 0),
+			put_desc(q->desc, i, addr(8), 8, D_NEXT | (i > q->size / 2 ? D_WRITE : 0),
 			     (uint16_t)((i + 1) % q->size));
 		publish(q, (uint16_t)head, 1);
 		return "chain as long as the ring, circular";
