@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Migration of a struct vm: the glue between vmm/migrate.c and the VM. */
+/* Migration of a struct vm: the glue between vmm/migrate.c, vmm/migrate_dst.c and the VM. */
 #ifndef KITE_VMM_MIGRATE_VM_H
 #define KITE_VMM_MIGRATE_VM_H
 

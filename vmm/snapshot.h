@@ -107,7 +107,7 @@ int snapshot_read_fd(int fd, const struct snap_shape *expect, const struct guest
  */
 int snapshot_read_args_fd(int fd, struct snap_shape *shape, char **args, size_t *args_len);
 
-/* ---- building blocks shared with the migration stream (vmm/migrate.c);
+/* ---- building blocks shared with the migration stream (vmm/migrate.c, vmm/migrate_dst.c);
  * `who` ("snapshot", "migration") starts every message. ---- */
 
 struct stream_in {
