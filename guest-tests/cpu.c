@@ -41,6 +41,9 @@ static const char *const exc_names[32] = {
 	"#VE", "#CP",
 };
 
+_Static_assert(offsetof(struct percpu, krsp) == PC_KRSP && offsetof(struct percpu, tss) == PC_TSS &&
+	       offsetof(struct percpu, cpl) == PC_CPL, "isr.S and guest.h's PC_* offsets");
+
 static struct percpu *this_cpu(void)
 {
 	struct percpu *pc;

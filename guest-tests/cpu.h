@@ -21,6 +21,7 @@ struct tss {
 struct percpu {
 	u64 krsp;		/* PC_KRSP: kernel %rsp to resume when ring 3 exits */
 	struct tss *tss;	/* PC_TSS */
+	u32 cpl;		/* PC_CPL: see cpl() */
 	struct percpu *self;
 	unsigned index;
 	bool in_user;

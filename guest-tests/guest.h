@@ -48,6 +48,7 @@
 /* struct percpu offsets the assembly uses. */
 #define PC_KRSP		0
 #define PC_TSS		8
+#define PC_CPL		16
 
 #ifdef __ASSEMBLER__
 #define _UL(x)		x
@@ -80,12 +81,19 @@ typedef uint64_t u64;
 static inline void barrier(void) { asm volatile("" ::: "memory"); }
 static inline void cpu_relax(void) { asm volatile("pause" ::: "memory"); }
 
+/*
+ * The ring we run in, as the per-CPU copy the trap entry and exit code keep
+ * (isr.S: 0 on every trap entry, the frame's CS RPL on the way out, 3 on the
+ * way into ring 3). Not read from %cs: that read cannot be intercepted, and
+ * a trap-and-emulate CPU (kvmfake's native mode) runs ring 0 code in ring 3.
+ * %gs points at this CPU's block from the first 64-bit instruction (head.S).
+ */
 static inline unsigned cpl(void)
 {
-	u16 cs;
+	u32 v;
 
-	asm volatile("mov %%cs, %0" : "=r"(cs));
-	return cs & 3;
+	asm volatile("movl %%gs:%c1, %0" : "=r"(v) : "i"(PC_CPL));
+	return v;
 }
 
 static inline u64 rdtsc(void)

@@ -39,6 +39,14 @@
 	ljmp $KERNEL_CS, $\target
 .endm
 
+/* MSR_GS_BASE = %rax (clobbers %ecx, %edx) */
+.macro SET_GS_BASE
+	movl $0xc0000101, %ecx
+	movq %rax, %rdx
+	shrq $32, %rdx
+	wrmsr
+.endm
+
 	.data
 	.balign 8
 	.globl boot_proto, boot_magic, boot_info_addr
@@ -124,6 +132,8 @@ bsp_entry64:
 	xorl %eax, %eax
 	movl %eax, %fs
 	movl %eax, %gs
+	leaq percpu(%rip), %rax		/* %gs: CPU 0's block (cpl() reads it) */
+	SET_GS_BASE
 	leaq kstacks + KSTACK_SIZE(%rip), %rsp
 	xorl %ebp, %ebp
 	cld
@@ -140,6 +150,8 @@ ap_entry64:
 	xorl %eax, %eax
 	movl %eax, %fs
 	movl %eax, %gs
+	movq ap_boot_gs(%rip), %rax	/* %gs: this AP's block */
+	SET_GS_BASE
 	movq ap_boot_stack(%rip), %rsp
 	xorl %ebp, %ebp
 	cld

@@ -50,6 +50,7 @@ isr_common:
 	pushq %r13
 	pushq %r14
 	pushq %r15
+	movl $0, %gs:PC_CPL
 	cmpq $VEC_SYSCALL, 15*8(%rsp)
 	jne 1f
 	testb $3, 18*8(%rsp)		/* from ring 3? (saved %cs) */
@@ -59,6 +60,9 @@ isr_common:
 1:	cld
 	movq %rsp, %rdi
 	call trap
+	movl 18*8(%rsp), %eax		/* back to the ring of the saved %cs */
+	andl $3, %eax
+	movl %eax, %gs:PC_CPL
 	popq %r15
 	popq %r14
 	popq %r13
@@ -107,6 +111,7 @@ enter_user:
 	pushq $USER_CS
 	leaq user_start(%rip), %rax
 	pushq %rax
+	movl $3, %gs:PC_CPL
 	iretq
 
 /* Ring 3: %rdi = fn, %rsi = arg, on an empty 16-byte aligned stack. */

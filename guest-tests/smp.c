@@ -17,6 +17,7 @@ struct smp_info smp;
 /* Read by the AP on its way up (head.S, ap_main). */
 volatile u32 ap_boot_cpu;
 volatile u64 ap_boot_stack;
+volatile u64 ap_boot_gs;	/* &percpu[i]: %gs base before any C runs */
 
 extern char ap_trampoline[], ap_trampoline_end[];
 extern u8 kstacks[MAX_CPUS][KSTACK_SIZE];
@@ -91,6 +92,7 @@ static bool start_ap(unsigned i)
 
 	ap_boot_cpu = i;
 	ap_boot_stack = (u64)(uintptr_t)(kstacks[i] + KSTACK_SIZE);
+	ap_boot_gs = (u64)(uintptr_t)&percpu[i];
 	barrier();
 	send_ipi(c->apic_id, ICR_INIT);
 	udelay(10000);
