@@ -33,6 +33,8 @@
  *   cpus=N                cpus: expected enabled processors in the MADT
  *   expect_boot=pvh|linux64|multiboot
  *   expect_xsdt=0         acpi: accept an RSDP revision 0 with only an RSDT
+ *   cpuid=host            cpus: CPUID answers for the host, not the VMM (a
+ *                         trap-and-emulate CPU): its APIC id is not compared
  *   cmdline_crc=XXXXXXXX  last word: CRC-32 of the text before " cmdline_crc="
  *   blk=1, blk_wait=irq|poll, event_idx=0|1, indirect=0|1, layout=split|merged,
  *   blk_serial=S, blk_ro=1, hostile=1

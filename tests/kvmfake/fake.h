@@ -62,5 +62,7 @@ bool g_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
 
 /* The guest program: runs once vCPU 0 first enters KVM_RUN. */
 void guest_main(void);
+/* KVMFAKE_GUEST=native: run the guest image kite loaded instead (native.c). */
+void native_main(void);
 
 #endif

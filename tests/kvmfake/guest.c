@@ -23,6 +23,8 @@
  *   KVMFAKE_GUEST=bench    4 KiB random I/O on each disk (bench.c)
  *   KVMFAKE_THEN=dirty     (resume) then go on dirtying where the pass was
  *   KVMFAKE_GUEST=shutdown a line, then a triple fault (KVM_EXIT_SHUTDOWN)
+ *   KVMFAKE_GUEST=native   no guest program: the guest image kite loaded runs
+ *                          natively, trapped and emulated (native.c, ncpu.h)
  *   KVMFAKE_FAIL_ENTRY=1   (kvm.c) vCPU 0's first entry fails
  *   KVMFAKE_BOOT=pvh|linux64|multiboot  the protocol kite should enter by
  *   KVMFAKE_CMDLINE=...    the command line kite should pass
@@ -378,6 +380,8 @@ void guest_main(void)
 	const char *mode = env("KVMFAKE_GUEST", "devices");
 	unsigned n;
 
+	if (!strcmp(mode, "native"))
+		return native_main();
 	say("kvmfake guest program: mode %s\n", mode);
 	if (!strcmp(mode, "shutdown")) {
 		say("shutdown: a triple fault next\n");

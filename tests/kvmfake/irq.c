@@ -51,6 +51,7 @@ static void raise_msi(uint64_t addr, uint32_t data)
 		return;
 	fk.vec_pending[data & 0xff]++;
 	pthread_cond_broadcast(&fk.cond);
+	fk_native_poke();
 }
 
 static void raise_gsi(uint32_t gsi)

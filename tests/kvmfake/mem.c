@@ -114,6 +114,9 @@ long fk_get_dirty_log(void *arg)
 	if (!s)
 		return -ENOENT;
 	bytes = WORDS(npages(s)) * 8;
+	/* The native CPU writes RAM without telling: every page may be dirty. */
+	if (fk_native_active())
+		fk_mark_dirty(s->gpa, s->size);
 	memcpy(l->dirty_bitmap, s->dirty, bytes);
 	if (!(fk.manual_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
 		memset(s->dirty, 0, bytes);

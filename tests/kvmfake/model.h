@@ -152,6 +152,11 @@ void fk_vcpu_reset(struct fk_vcpu *v);
 long fk_vcpu_ioctl(struct fk_vcpu *v, unsigned long req, void *arg);
 long fk_run(struct fk_vcpu *v);
 
+/* native.c: the native CPU (ncpu.h), when KVMFAKE_GUEST=native */
+void fk_native_poke(void);	/* an interrupt may be pending: look (lock held) */
+void fk_native_stop(void);	/* vCPU 0 left KVM_RUN: wait until the CPU stopped */
+bool fk_native_active(void);
+
 /* entry.c: the VM-entry checks; NULL if the state may be entered */
 const char *fk_entry_problem(const struct fk_vcpu *v);
 

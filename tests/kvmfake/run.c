@@ -106,8 +106,10 @@ long fk_run(struct fk_vcpu *v)
 	}
 	for (;;) {
 		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST)) {
-			if (v->id == 0)
+			if (v->id == 0) {
 				fk.vcpu0_in = false;
+				fk_native_stop();
+			}
 			pthread_mutex_unlock(&fk.lock);
 			return -EINTR;
 		}
@@ -146,6 +148,7 @@ void fk_vcpu0_gone(void)
 
 	fk.dead = true;
 	pthread_cond_broadcast(&fk.cond);
+	fk_native_poke();
 	deadline_in(&ts, 3000);
 	while (fk.guest_started && !fk.guest_parked)
 		if (pthread_cond_timedwait(&fk.cond, &fk.lock, &ts) == ETIMEDOUT) {

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kvmfake's native CPU (KVMFAKE_GUEST=native), shared by native.c (traps,
+ * interrupts, the LAPIC and IOAPIC, entry and stop) and insn.c (decoding
+ * and emulating the instructions that trapped).
+ *
+ * The guest image kite loaded runs for real on the fake's guest thread, in
+ * ring 3 of this process, on a second mapping of kite's guest RAM at
+ * virtual address = guest-physical address (the test guest identity-maps
+ * its RAM, so its linear addresses are physical ones). What ring 3 may not
+ * do traps, and is emulated here: port I/O, privileged instructions
+ * (#GP -> SIGSEGV), MMIO (a fault in the MMIO hole -> SIGSEGV at that
+ * address), int $0x80 (a compat syscall -> SIGSYS from this thread's own
+ * seccomp filter), ud2 (SIGILL), int3 and single steps (SIGTRAP).
+ * Interrupt delivery, IRET and far transfers follow the SDM's 64-bit rules
+ * on the guest's own IDT, GDT and TSS, so its ring 0 / ring 3 split works.
+ *
+ * What it cannot do: real mode (no AP start-up, so one vCPU), the guest's
+ * own page tables (its linear addresses must be physical), CPUID (executes
+ * natively: the host's leaves, not kite's; CPUID faulting is not offered
+ * here), and reading %cs (always ring 3's selector).
+ */
+#ifndef KITE_TESTS_KVMFAKE_NCPU_H
+#define KITE_TESTS_KVMFAKE_NCPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+struct ncpu {
+	uint64_t cr0, cr2, cr3, cr4, efer;
+	uint64_t gdt_base, idt_base;
+	uint16_t gdt_limit, idt_limit;
+	uint16_t tr, cs, ss;		/* the selectors as the guest sees them */
+	bool lm;			/* CS.L: executing 64-bit code */
+	bool vif;			/* the guest's RFLAGS.IF */
+	uint64_t flags_hi;		/* the guest's IOPL and NT */
+	bool sti_step;			/* single-stepping the instruction after STI */
+	uint64_t fs_base, gs_base, kgs_base;
+	/* LAPIC */
+	uint32_t apic_id, tpr, svr, ldr, dfr, esr, icr_hi, lvt[7], timer_div;
+	uint64_t isr[4];		/* in service */
+	uint32_t ipi[256];		/* self-IPIs pending */
+	/* IOAPIC */
+	uint32_t ioregsel, ioapic_id;
+	uint64_t redir[24];
+	/* MSRs the guest wrote (others read kite's KVM_SET_MSRS values) */
+	struct { uint32_t index; uint64_t value; } msrs[64];
+	unsigned nmsrs;
+};
+
+extern struct ncpu nc;
+
+/* General registers by x86 number (0 rax .. 15 r15), RIP, RFLAGS. */
+greg_t *nc_reg(ucontext_t *uc, unsigned r);
+#define NC_RIP(uc) ((uc)->uc_mcontext.gregs[REG_RIP])
+#define NC_RSP(uc) ((uc)->uc_mcontext.gregs[REG_RSP])
+#define NC_EFL(uc) ((uc)->uc_mcontext.gregs[REG_EFL])
+
+/* Guest-physical memory: a pointer to gpa..gpa+len in RAM, or NULL. */
+void *nc_ram(uint64_t gpa, uint64_t len);
+bool nc_read(uint64_t gpa, void *dst, unsigned len);
+bool nc_write(uint64_t gpa, const void *src, unsigned len);
+
+/* native.c: the accesses and events the instructions lead to */
+uint64_t nc_port(uint16_t port, unsigned len, bool write, uint64_t val);
+uint64_t nc_phys(uint64_t gpa, unsigned len, bool write, uint64_t val);
+uint64_t nc_rdmsr(uint32_t index);
+void nc_wrmsr(uint32_t index, uint64_t val);
+void nc_halt(void);
+/* Deliver vector (exception, interrupt or INT n) through the guest's IDT;
+ * false if it cannot be delivered at all (the caller shuts down). */
+bool nc_deliver(ucontext_t *uc, unsigned vec, bool has_err, uint64_t err, bool soft);
+uint64_t nc_rflags(const ucontext_t *uc);
+void nc_set_rflags(ucontext_t *uc, uint64_t f);
+/* Switch to code selector sel (64-bit or compat by its descriptor). */
+void nc_set_cs(ucontext_t *uc, uint16_t sel);
+void nc_complain_insn(const ucontext_t *uc, const char *what);
+
+/* insn.c */
+enum nc_result { NC_DONE, NC_FAULT_GP, NC_UNKNOWN, NC_HALT };
+/* After #GP from ring 3: emulate the privileged instruction at RIP. */
+enum nc_result nc_emulate_gp(ucontext_t *uc);
+/* After a fault at gpa (MMIO, or RAM this mapping lacks): emulate the access. */
+enum nc_result nc_emulate_access(ucontext_t *uc, uint64_t gpa);
+
+#endif
