@@ -32,6 +32,34 @@ kvm_unusable_reason() {
 	fi
 }
 
+# kite_cpu BUILD: how kite runs guests on this host. Under a usable /dev/kvm:
+# KITE_PRE=() and KITE_NATIVE empty. Without one, kvmfake's native CPU
+# stands in (tests/kvmfake/ncpu.h: the guest image runs natively in ring 3
+# of kite's process, its privileged instructions, port I/O and MMIO trapped
+# and emulated; one vCPU, entered in 64-bit mode): KITE_PRE is the command
+# prefix that preloads it, KITE_NATIVE=1, and KITE_CPU_NOTE says so.
+# Returns 1 with KITE_CPU_WHY set when neither can run (KITE_NATIVE=0 in the
+# environment turns the stand-in off).
+kite_cpu() {
+	local build=$1 reason
+	KITE_PRE=()
+	KITE_NATIVE=
+	KITE_CPU_NOTE=
+	reason=$(kvm_unusable_reason)
+	[ -z "$reason" ] && return 0
+	if [ "${KITE_NATIVE_OFF:-}" = 1 ]; then
+		KITE_CPU_WHY="$reason (KITE_NATIVE_OFF=1: no native CPU either)"
+		return 1
+	fi
+	if [ "$(uname -m)" != x86_64 ] || [ ! -f "$build/kvmfake.so" ]; then
+		KITE_CPU_WHY="$reason, and kvmfake's native CPU ($build/kvmfake.so) is not built"
+		return 1
+	fi
+	KITE_PRE=(env KVMFAKE_GUEST=native "LD_PRELOAD=$(cd "$build" && pwd)/kvmfake.so")
+	KITE_NATIVE=1
+	KITE_CPU_NOTE="no KVM here ($reason): kite runs the guest on kvmfake's native CPU (one vCPU, 64-bit entry)"
+}
+
 # check_test_log LOG [CASE...]: every required case (GUEST_CASES and the
 # CASEs given) PASSed, nothing FAILed, summary says 0 failed.
 # Prints the reason and returns 1 otherwise.

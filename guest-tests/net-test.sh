@@ -66,8 +66,7 @@ KITE=$BUILD/kite
 QEMU=${QEMU:-qemu-system-x86_64}
 ACCEL=
 if [ "$VMM" = kite ]; then
-	reason=$(kvm_unusable_reason)
-	[ -z "$reason" ] || skip_all "$reason"
+	kite_cpu "$BUILD" || skip_all "$KITE_CPU_WHY"
 	[ -x "$KITE" ] || { echo "net-test: $KITE is missing (run: make BUILD=$BUILD)" >&2; exit 1; }
 else
 	command -v "$QEMU" >/dev/null 2>&1 || skip_all "$QEMU is not installed"
@@ -99,6 +98,7 @@ cleanup() {
 trap cleanup EXIT
 netns_create "$NS"
 echo "net tests under $VMM${ACCEL:+ (QEMU, -accel $ACCEL)}, namespace $NS, logs in $OUT"
+[ -z "${KITE_CPU_NOTE:-}" ] || echo "net-test: $KITE_CPU_NOTE"
 
 in_ns() { ip netns exec "$NS" "$@"; }
 check() { in_ns python3 "$here/net-check.py" "$@"; }
@@ -155,8 +155,11 @@ start_vm() {
 			-serial "file:$VM_LOG" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 			-qmp "unix:$VM_QMP,server=on,wait=off" "${vmm[@]}" >"$OUT/$name.vmm-out" 2>&1 &
 	else
-		in_ns timeout "$VM_TIMEOUT" "$KITE" run --kernel "$ELF" --cpus "$cpus" --memory 256M \
-			--cmdline "$args" --console "file=$VM_LOG" "${vmm[@]}" >"$OUT/$name.vmm-out" 2>&1 &
+		# The native CPU runs one vCPU entered in 64-bit mode.
+		[ -z "$KITE_NATIVE" ] || { cpus=1; vmm+=(--boot linux64); }
+		in_ns timeout "$VM_TIMEOUT" "${KITE_PRE[@]}" "$KITE" run --kernel "$ELF" --cpus "$cpus" \
+			--memory 256M --cmdline "$args" --console "file=$VM_LOG" "${vmm[@]}" \
+			>"$OUT/$name.vmm-out" 2>&1 &
 	fi
 	VM_PID=$!
 	PIDS+=("$VM_PID")
