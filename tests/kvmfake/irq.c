@@ -43,15 +43,28 @@ static bool is_eventfd(int fd)
 	return !strcmp(link, "anon_inode:[eventfd]");
 }
 
+/* A fixed interrupt to APIC id dest (a vCPU's id; 0xff: all of them), or in
+ * logical mode to the vCPUs whose bit is set (flat model, LDR 1 << id). */
+void fk_deliver(unsigned dest, bool logical, unsigned vec)
+{
+	for (unsigned i = 0; i < fk.nvcpus; i++) {
+		struct fk_vcpu *v = &fk.vcpus[i];
+
+		if (logical ? (i < 8 && (dest >> i) & 1) : (dest == 0xff || dest == v->id)) {
+			v->vec_pending[vec]++;
+			fk_native_poke(i);
+		}
+	}
+	pthread_cond_broadcast(&fk.cond);
+}
+
 static void raise_msi(uint64_t addr, uint32_t data)
 {
 	/* Outside the LAPIC's window: a guest that programmed it so (the
 	 * hostile mode does) gets nothing here; KVM would decode it anyway. */
 	if ((addr & 0xfff00000) != 0xfee00000)
 		return;
-	fk.vec_pending[data & 0xff]++;
-	pthread_cond_broadcast(&fk.cond);
-	fk_native_poke();
+	fk_deliver((unsigned)(addr >> 12) & 0xff, (addr >> 2) & 1, data & 0xff);
 }
 
 static void raise_gsi(uint32_t gsi)

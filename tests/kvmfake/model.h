@@ -25,6 +25,16 @@ struct fk_msr {
 	uint64_t value;
 };
 
+/* An access of a vCPU's CPU, out (or about to go out) as its next exit. */
+struct fk_req {
+	uint64_t seq, done;	/* posted / completed */
+	uint32_t reason;	/* KVM_EXIT_IO, KVM_EXIT_MMIO, or a special exit */
+	uint64_t addr;
+	unsigned len;
+	bool write;
+	uint64_t val;
+};
+
 struct fk_vcpu {
 	int fd;
 	unsigned id;
@@ -46,6 +56,9 @@ struct fk_vcpu {
 	bool ran;		/* entered KVM_RUN at least once */
 	bool checked;		/* its entry state passed the checks */
 	uint64_t taken;		/* the guest request now out as an exit */
+	struct fk_req req;	/* its CPU's current access */
+	bool in_run;		/* inside KVM_RUN: "the CPU runs" */
+	uint32_t vec_pending[256];	/* MSIs (and IPIs) for it not yet taken */
 };
 
 struct fk_slot {
@@ -92,22 +105,11 @@ struct fake {
 	struct fk_irqfd irqfds[FK_MAX_IRQFDS];
 	struct fk_ioev ioevs[FK_MAX_IOEVS];
 	unsigned irqfd_gen;	/* bumped when the irqfd table changes */
-	uint32_t vec_pending[256];	/* MSIs raised and not yet taken */
 	unsigned line_edges[24];
 	bool line_level[24];
 	struct kvm_clock_data clock;
 	uint64_t clock_set_at_ns;	/* host CLOCK_MONOTONIC when clock was set */
-	/* The guest program's current request (vCPU 0's next exit). */
-	struct {
-		uint64_t seq, done;	/* posted / completed */
-		uint32_t reason;	/* KVM_EXIT_IO, KVM_EXIT_MMIO, or a special exit */
-		uint64_t addr;
-		unsigned len;
-		bool write;
-		uint64_t val;
-	} req;
 	bool guest_started;
-	bool vcpu0_in;			/* vCPU 0 is inside KVM_RUN: "the CPU runs" */
 	bool dead;			/* kite closed vCPU 0 */
 	bool guest_parked;		/* ... and the guest program stopped */
 };
@@ -138,12 +140,16 @@ long fk_irqfd(void *arg);
 long fk_ioeventfd(void *arg);
 long fk_signal_msi(void *arg);
 long fk_irq_line(void *arg);
+void fk_deliver(unsigned dest, bool logical, unsigned vec);
 bool fk_ioev_kick(uint64_t addr, unsigned len, uint64_t val, bool pio);
 long fk_clock(unsigned long req, void *arg);
 long fk_chip_state(unsigned long req, void *arg);
 
 /* run.c */
 void fk_guest_start(void);
+/* An access by vCPU cpu's CPU: an exit of that vCPU, or an ioeventfd kick. */
+uint64_t fk_access(unsigned cpu, uint32_t reason, uint64_t addr, unsigned len, bool write,
+		   uint64_t val);
 void fk_vcpu0_gone(void);
 void fk_block_signals(void);
 
@@ -153,8 +159,8 @@ long fk_vcpu_ioctl(struct fk_vcpu *v, unsigned long req, void *arg);
 long fk_run(struct fk_vcpu *v);
 
 /* native.c: the native CPU (ncpu.h), when KVMFAKE_GUEST=native */
-void fk_native_poke(void);	/* an interrupt may be pending: look (lock held) */
-void fk_native_stop(void);	/* vCPU 0 left KVM_RUN: wait until the CPU stopped */
+void fk_native_poke(unsigned cpu);	/* an interrupt may be pending: look (lock held) */
+void fk_native_stop(unsigned cpu);	/* it left KVM_RUN: wait until its CPU stopped */
 bool fk_native_active(void);
 
 /* entry.c: the VM-entry checks; NULL if the state may be entered */

@@ -33,22 +33,21 @@
 #include "model.h"
 #include "ncpu.h"
 
-#define KICK_SIG	(SIGRTMAX - 2)
-#define ALT_SIZE	(256 * 1024)
-#define LAPIC_BASE	0xfee00000ULL
-#define IOAPIC_BASE	0xfec00000ULL
+/* A standard signal: repeated kicks coalesce (realtime ones would queue). */
+#define KICK_SIG	SIGSTKFLT
+#define ALT_SIZE	(256 * 1024)	/* a CPU's signal stack; host %fs base at its start */
 
-struct ncpu nc;
+struct ncpu ncpus[FK_MAX_VCPUS];
+unsigned ncpu_count;
+__thread struct ncpu *nc_self;
 
-/* Read by the signal entry stub below. */
-__attribute__((visibility("hidden"), aligned(64))) char nat_altstack[ALT_SIZE];
-__attribute__((visibility("hidden"))) uint64_t nat_host_fs;
+/* Read by the signal entry stub below: where the CPUs' signal stacks are. */
+__attribute__((visibility("hidden"))) uint64_t nat_alt_lo, nat_alt_hi;
 
-static bool active, running;
-static pthread_t cpu_thread;
+static bool active;
+static unsigned parked;
 static struct sigaction chained[_NSIG];
 static const int our_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS };
-static bool entering;
 
 static struct { uint64_t gpa, size; uint8_t *host; } ram[FK_MAX_SLOTS];
 static unsigned nram;
@@ -63,25 +62,25 @@ __asm__(".text\n"
 	".globl nat_sig_entry\n"
 	".hidden nat_sig_entry\n"
 	"nat_sig_entry:\n"
-	"	leaq nat_altstack(%rip), %rax\n"
-	"	cmpq %rax, %rsp\n"
+	"	cmpq nat_alt_lo(%rip), %rsp\n"
 	"	jb 1f\n"
-	"	addq $" "262144" ", %rax\n"
-	"	cmpq %rax, %rsp\n"
+	"	cmpq nat_alt_hi(%rip), %rsp\n"
 	"	jae 1f\n"
 	"	pushq %rdi\n"
 	"	pushq %rsi\n"
 	"	pushq %rdx\n"
-	"	movl $158, %eax\n"		/* arch_prctl(ARCH_SET_FS, nat_host_fs) */
+	"	movq %rsp, %rsi\n"		/* this CPU's stack: its %fs base */
+	"	andq $-262144, %rsi\n"
+	"	movq (%rsi), %rsi\n"
+	"	movl $158, %eax\n"		/* arch_prctl(ARCH_SET_FS, base) */
 	"	movl $0x1002, %edi\n"
-	"	movq nat_host_fs(%rip), %rsi\n"
 	"	syscall\n"
 	"	popq %rdx\n"
 	"	popq %rsi\n"
 	"	popq %rdi\n"
 	"	jmp nat_trap\n"
 	"1:	jmp nat_chain\n");
-_Static_assert(ALT_SIZE == 262144, "nat_sig_entry's signal stack size");
+_Static_assert(ALT_SIZE == 262144, "nat_sig_entry's signal stack size and alignment");
 
 void nat_sig_entry(int sig, siginfo_t *si, void *ctx);
 __attribute__((visibility("hidden"))) void nat_trap(int sig, siginfo_t *si, void *ctx);
@@ -169,9 +168,11 @@ bool nc_write(uint64_t gpa, const void *src, unsigned len)
 
 /* ---- running and stopping (fk.lock held) ---- */
 
+/* kite let go of vCPU 0: this CPU stops for good, before RAM goes. */
 static void park(void)
 {
-	fk.guest_parked = true;
+	if (++parked == ncpu_count)
+		fk.guest_parked = true;
 	pthread_cond_broadcast(&fk.cond);
 	pthread_mutex_unlock(&fk.lock);
 	for (;;)
@@ -180,34 +181,37 @@ static void park(void)
 
 static void stop_running(void)
 {
-	running = false;
+	nc.running = false;
 	pthread_cond_broadcast(&fk.cond);
 }
 
-/* Wait until vCPU 0 is in KVM_RUN, then run. */
+/* Wait until this CPU's vCPU is in KVM_RUN, then run. */
 static void start_running(void)
 {
-	while (!fk.dead && !fk.vcpu0_in)
+	while (!fk.dead && !fk.vcpus[nc.cpu].in_run) {
+		if (nc.running)
+			stop_running();
 		pthread_cond_wait(&fk.cond, &fk.lock);
+	}
 	if (fk.dead)
 		park();
-	running = true;
+	nc.running = true;
 }
 
-void fk_native_poke(void)
+void fk_native_poke(unsigned cpu)
 {
-	if (active)
-		pthread_kill(cpu_thread, KICK_SIG);
+	if (active && cpu < ncpu_count)
+		pthread_kill(ncpus[cpu].thread, KICK_SIG);
 }
 
-void fk_native_stop(void)
+void fk_native_stop(unsigned cpu)
 {
 	struct timespec ts;
 
-	if (!active)
+	if (!active || cpu >= ncpu_count)
 		return;
-	while (running) {
-		pthread_kill(cpu_thread, KICK_SIG);
+	while (ncpus[cpu].running) {
+		pthread_kill(ncpus[cpu].thread, KICK_SIG);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 2000000;
 		if (ts.tv_nsec >= 1000000000L)
@@ -222,243 +226,18 @@ bool fk_native_active(void)
 }
 
 /* An access kite serves: the CPU does not run while it is out as an exit. */
-static uint64_t exit_access(bool pio, uint64_t addr, unsigned len, bool write, uint64_t val)
+uint64_t nc_exit_access(bool pio, uint64_t addr, unsigned len, bool write, uint64_t val)
 {
 	uint64_t r;
 
 	pthread_mutex_lock(&fk.lock);
 	stop_running();
 	pthread_mutex_unlock(&fk.lock);
-	r = pio ? g_pio((uint16_t)addr, len, write, val) : g_mmio(addr, len, write, val);
+	r = fk_access(nc.cpu, pio ? KVM_EXIT_IO : KVM_EXIT_MMIO, addr, len, write, val);
 	pthread_mutex_lock(&fk.lock);
 	start_running();
 	pthread_mutex_unlock(&fk.lock);
 	return r;
-}
-
-/* ---- the LAPIC, IOAPIC, PIC and PIT: in KVM's kernel, so here ---- */
-
-static int highest(const uint64_t bits[4])
-{
-	for (int w = 3; w >= 0; w--)
-		if (bits[w])
-			return w * 64 + 63 - __builtin_clzll(bits[w]);
-	return -1;
-}
-
-/* The vector to take now, or -1 (fk.lock held). */
-static int next_vector(void)
-{
-	int in = highest(nc.isr);
-
-	for (int v = 255; v >= 16; v--) {
-		if (!fk.vec_pending[v] && !nc.ipi[v])
-			continue;
-		if ((in >= 0 && (v >> 4) <= (in >> 4)) || (unsigned)(v >> 4) <= (nc.tpr >> 4))
-			return -1;
-		return v;
-	}
-	return -1;
-}
-
-static void take_vector(int v)
-{
-	if (nc.ipi[v])
-		nc.ipi[v]--;
-	else
-		fk.vec_pending[v]--;
-	nc.isr[v / 64] |= 1ULL << (v % 64);
-}
-
-static uint32_t lapic_read(unsigned off)
-{
-	uint64_t irr[4] = { 0 };
-
-	switch (off) {
-	case 0x20: return nc.apic_id << 24;
-	case 0x30: return 0x00050014;
-	case 0x80: return nc.tpr;
-	case 0xa0: return nc.tpr;
-	case 0xd0: return nc.ldr;
-	case 0xe0: return nc.dfr;
-	case 0xf0: return nc.svr;
-	case 0x280: return nc.esr;
-	case 0x300: return 0;			/* ICR: delivery done */
-	case 0x310: return nc.icr_hi;
-	case 0x3e0: return nc.timer_div;
-	}
-	if (off >= 0x320 && off <= 0x380 && off % 16 == 0 && off != 0x380)
-		return nc.lvt[(off - 0x320) / 16];
-	if (off >= 0x100 && off < 0x180)
-		return (uint32_t)(nc.isr[(off - 0x100) / 0x20] >> ((off / 0x10) % 2 * 32));
-	if (off >= 0x200 && off < 0x280) {
-		pthread_mutex_lock(&fk.lock);
-		for (unsigned v = 0; v < 256; v++)
-			if (fk.vec_pending[v] || nc.ipi[v])
-				irr[v / 64] |= 1ULL << (v % 64);
-		pthread_mutex_unlock(&fk.lock);
-		return (uint32_t)(irr[(off - 0x200) / 0x20] >> ((off / 0x10) % 2 * 32));
-	}
-	return 0;
-}
-
-static void lapic_write(unsigned off, uint32_t v)
-{
-	int in;
-
-	switch (off) {
-	case 0x80: nc.tpr = v & 0xff; return;
-	case 0xb0:				/* EOI */
-		in = highest(nc.isr);
-		if (in >= 0)
-			nc.isr[in / 64] &= ~(1ULL << (in % 64));
-		return;
-	case 0xd0: nc.ldr = v; return;
-	case 0xe0: nc.dfr = v; return;
-	case 0xf0: nc.svr = v & 0x13ff; return;
-	case 0x280: nc.esr = 0; return;
-	case 0x310: nc.icr_hi = v; return;
-	case 0x300: {
-		unsigned sh = (v >> 18) & 3, mode = (v >> 8) & 7, dest = nc.icr_hi >> 24;
-		bool me = sh == 1 || sh == 2 || (sh == 0 && (dest == nc.apic_id || dest == 0xff));
-
-		if (mode == 0 && me && (v & 0xff) >= 16) {
-			pthread_mutex_lock(&fk.lock);
-			nc.ipi[v & 0xff]++;
-			pthread_mutex_unlock(&fk.lock);
-		}
-		/* INIT and SIPI go to APs, which this CPU cannot start (real mode). */
-		return;
-	}
-	case 0x380:
-		if (v)
-			fk_complain("native CPU: the LAPIC timer is not emulated (initial count %u)", v);
-		return;
-	case 0x3e0: nc.timer_div = v; return;
-	}
-	if (off >= 0x320 && off < 0x380 && off % 16 == 0)
-		nc.lvt[(off - 0x320) / 16] = v;
-}
-
-static uint64_t ioapic_access(unsigned off, bool write, uint32_t v)
-{
-	unsigned r = nc.ioregsel;
-
-	if (off == 0) {
-		if (write)
-			nc.ioregsel = v & 0xff;
-		return write ? 0 : nc.ioregsel;
-	}
-	if (off != 0x10)
-		return 0;
-	if (r >= 0x10 && r < 0x10 + 48) {
-		uint64_t *e = &nc.redir[(r - 0x10) / 2];
-		unsigned sh = (r & 1) * 32;
-
-		if (write)
-			*e = (*e & ~(0xffffffffULL << sh)) | (uint64_t)v << sh;
-		return (uint32_t)(*e >> sh);
-	}
-	if (r == 0) {
-		if (write)
-			nc.ioapic_id = v & 0x0f000000;
-		return nc.ioapic_id;
-	}
-	return r == 1 ? 0x00170011 : 0;	/* 24 entries, version 0x11 */
-}
-
-uint64_t nc_phys(uint64_t gpa, unsigned len, bool write, uint64_t val)
-{
-	void *p;
-
-	if (gpa >= LAPIC_BASE && gpa < LAPIC_BASE + 0x1000) {
-		if (write)
-			lapic_write(gpa & 0xfff, (uint32_t)val);
-		return write ? 0 : lapic_read(gpa & 0xfff);
-	}
-	if (gpa >= IOAPIC_BASE && gpa < IOAPIC_BASE + 0x1000)
-		return ioapic_access(gpa & 0xfff, write, (uint32_t)val);
-	p = nc_ram(gpa, len);
-	if (p) {			/* RAM below mmap_min_addr, through kite's mapping */
-		if (write) {
-			memcpy(p, &val, len);
-			return 0;
-		}
-		val = 0;
-		memcpy(&val, p, len);
-		return val;
-	}
-	return exit_access(false, gpa, len, write, val);
-}
-
-uint64_t nc_port(uint16_t port, unsigned len, bool write, uint64_t val)
-{
-	static uint8_t pic_imr[2] = { 0xff, 0xff };
-
-	/* KVM's PIC, ELCR, PIT and the PIT's port 0x61: nothing reaches kite. */
-	if (port == 0x21 || port == 0xa1) {
-		if (write)
-			pic_imr[port == 0xa1] = (uint8_t)val;
-		return write ? 0 : pic_imr[port == 0xa1];
-	}
-	if (port == 0x20 || port == 0xa0 || port == 0x4d0 || port == 0x4d1 ||
-	    (port >= 0x40 && port <= 0x43) || port == 0x61)
-		return 0;
-	return exit_access(true, port, len, write, val);
-}
-
-/* ---- MSRs ---- */
-
-uint64_t nc_rdmsr(uint32_t index)
-{
-	uint32_t lo, hi;
-
-	switch (index) {
-	case 0xc0000080: return nc.efer;
-	case 0xc0000100: return nc.fs_base;
-	case 0xc0000101: return nc.gs_base;
-	case 0xc0000102: return nc.kgs_base;
-	case 0x1b: return LAPIC_BASE | 0x900;	/* enabled, BSP */
-	case 0x10:
-		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-		return (uint64_t)hi << 32 | lo;
-	}
-	for (unsigned i = 0; i < nc.nmsrs; i++)
-		if (nc.msrs[i].index == index)
-			return nc.msrs[i].value;
-	return g_msr(index);
-}
-
-void nc_wrmsr(uint32_t index, uint64_t val)
-{
-	unsigned i;
-
-	switch (index) {
-	case 0xc0000080:
-		nc.efer = (val & ~0x400ULL) | (nc.efer & 0x400);
-		return;
-	case 0xc0000100:
-		nc.fs_base = val;
-		return;
-	case 0xc0000101:
-		nc.gs_base = val;
-		syscall(SYS_arch_prctl, ARCH_SET_GS, val);
-		return;
-	case 0xc0000102:
-		nc.kgs_base = val;
-		return;
-	}
-	for (i = 0; i < nc.nmsrs && nc.msrs[i].index != index; i++)
-		;
-	if (i == nc.nmsrs) {
-		if (nc.nmsrs == sizeof(nc.msrs) / sizeof(nc.msrs[0])) {
-			fk_complain("native CPU: too many MSRs written (0x%x)", index);
-			return;
-		}
-		nc.nmsrs++;
-	}
-	nc.msrs[i].index = index;
-	nc.msrs[i].value = val;
 }
 
 /* ---- RFLAGS, CS, delivery ---- */
@@ -583,7 +362,7 @@ void nc_halt(void)
 	ts.tv_nsec += 10000000;
 	if (ts.tv_nsec >= 1000000000L)
 		ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-	while (!fk.dead && !(nc.vif && next_vector() >= 0))
+	while (!fk.dead && !(nc.vif && nc_next_vector() >= 0))
 		if (pthread_cond_timedwait(&fk.cond, &fk.lock, &ts) == ETIMEDOUT && nc.vif)
 			break;
 	start_running();
@@ -599,14 +378,14 @@ void nc_complain_insn(const ucontext_t *uc, const char *what)
 
 	for (unsigned i = 0; i < sizeof(b); i++)
 		nc_read(rip + i, &b[i], 1);
-	fk_complain("native CPU: %s at rip 0x%llx (%02x %02x %02x %02x %02x %02x %02x %02x)",
-		    what, (unsigned long long)rip, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+	fk_complain("native CPU %u: %s at rip 0x%llx (%02x %02x %02x %02x %02x %02x %02x %02x)",
+		    nc.cpu, what, (unsigned long long)rip, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
 }
 
 static void shut_down(const char *why)
 {
-	fprintf(stderr, "kvmfake: native CPU: %s: triple fault (KVM_EXIT_SHUTDOWN)\n", why);
-	g_special_exit(KVM_EXIT_SHUTDOWN);
+	fprintf(stderr, "kvmfake: native CPU %u: %s: triple fault (KVM_EXIT_SHUTDOWN)\n", nc.cpu, why);
+	fk_access(nc.cpu, KVM_EXIT_SHUTDOWN, 0, 0, true, 0);
 	pthread_mutex_lock(&fk.lock);
 	stop_running();
 	for (;;) {
@@ -616,15 +395,25 @@ static void shut_down(const char *why)
 	}
 }
 
+static __thread bool entering;
+
+/* vCPU 0 as kite set it up; an AP in real mode at its SIPI vector. */
 static void enter(ucontext_t *uc)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
+	const struct kvm_segment *seg[6];
 
-	g_boot_state(&r, &s);
-	if (!(s.cr0 & 1)) {
-		fk_complain("native CPU: vCPU 0 starts in real mode, which it cannot run");
-		shut_down("real mode");
+	if (nc.cpu == 0) {
+		g_boot_state(&r, &s);
+	} else {
+		memset(&r, 0, sizeof(r));
+		memset(&s, 0, sizeof(s));
+		r.rflags = 2;
+		s.cr0 = 0x60000010;
+		s.cs.selector = (uint16_t)(nc.sipi << 8);
+		s.cs.base = (uint64_t)nc.sipi << 12;
+		s.gdt.limit = s.idt.limit = 0xffff;
 	}
 	*nc_reg(uc, 0) = (greg_t)r.rax, *nc_reg(uc, 1) = (greg_t)r.rcx;
 	*nc_reg(uc, 2) = (greg_t)r.rdx, *nc_reg(uc, 3) = (greg_t)r.rbx;
@@ -638,24 +427,27 @@ static void enter(ucontext_t *uc)
 	nc.cr0 = s.cr0, nc.cr3 = s.cr3, nc.cr4 = s.cr4, nc.efer = s.efer;
 	nc.gdt_base = s.gdt.base, nc.gdt_limit = s.gdt.limit;
 	nc.idt_base = s.idt.base, nc.idt_limit = s.idt.limit;
-	nc.tr = s.tr.selector, nc.ss = s.ss.selector;
+	nc.tr = s.tr.selector, nc.ss = s.ss.selector, nc.cs = s.cs.selector;
 	nc.gs_base = s.gs.base, nc.fs_base = s.fs.base;
-	nc.svr = 0xff, nc.dfr = 0xffffffff;
-	for (unsigned i = 0; i < 7; i++)
-		nc.lvt[i] = 0x10000;
-	for (unsigned i = 0; i < 24; i++)
-		nc.redir[i] = 0x10000;
+	seg[0] = &s.es, seg[1] = &s.cs, seg[2] = &s.ss, seg[3] = &s.ds, seg[4] = &s.fs, seg[5] = &s.gs;
+	for (unsigned i = 0; i < 6; i++)
+		nc.seg_base[i] = seg[i]->base, nc.sel[i] = seg[i]->selector;
+	nc.code32 = s.cs.db;
+	nc_lapic_reset();
 	nc_set_rflags(uc, r.rflags);
-	nc_set_cs(uc, s.cs.selector);
-	nc.lm = s.cs.l;			/* as KVM_SET_SREGS said, not our GDT lookup */
-	uc->uc_mcontext.gregs[REG_CSGSFS] = (greg_t)(((uint64_t)uc->uc_mcontext.gregs[REG_CSGSFS] &
-						      0x0000ffffffff0000ULL) | (nc.lm ? 0x33 : 0x23) | 0x2bULL << 48);
-	syscall(SYS_arch_prctl, ARCH_SET_GS, nc.gs_base);
 	/* In the guest: only our signals get through. */
 	sigfillset(&uc->uc_sigmask);
 	for (unsigned i = 0; i < sizeof(our_sigs) / sizeof(our_sigs[0]); i++)
 		sigdelset(&uc->uc_sigmask, our_sigs[i]);
 	sigdelset(&uc->uc_sigmask, KICK_SIG);
+	syscall(SYS_arch_prctl, ARCH_SET_GS, nc.gs_base);
+	/* 64-bit code runs natively from here; anything else is interpreted
+	 * until it far-jumps into 64-bit code. */
+	nc.lm = s.cs.l;
+	uc->uc_mcontext.gregs[REG_CSGSFS] = (greg_t)(((uint64_t)uc->uc_mcontext.gregs[REG_CSGSFS] &
+						      0x0000ffffffff0000ULL) | 0x33 | 0x2bULL << 48);
+	if (!nc.lm && !nc_interpret(uc))
+		shut_down("start-up code it cannot interpret");
 }
 
 void nat_trap(int sig, siginfo_t *si, void *ctx)
@@ -735,10 +527,10 @@ void nat_trap(int sig, siginfo_t *si, void *ctx)
 	pthread_mutex_lock(&fk.lock);
 	start_running();
 	if (nc.vif && !nc.sti_step) {
-		int v = next_vector();
+		int v = nc_next_vector();
 
 		if (v >= 0) {
-			take_vector(v);
+			nc_take_vector(v);
 			if (!nc_deliver(uc, (unsigned)v, false, 0, false)) {
 				pthread_mutex_unlock(&fk.lock);
 				shut_down("an interrupt not delivered");
@@ -811,23 +603,71 @@ static bool map_identity(void)
 	return true;
 }
 
+/* A CPU's thread: CPU 0 at once, an AP once INIT and SIPI started it. */
+static void cpu_main(struct ncpu *c)
+{
+	uint64_t fs = 0;
+	stack_t ss = { .ss_sp = c->alt + 4096, .ss_size = ALT_SIZE - 4096 };
+	sigset_t trap;
+
+	nc_self = c;
+	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
+	memcpy(c->alt, &fs, sizeof(fs));	/* for nat_sig_entry */
+	if (sigaltstack(&ss, NULL)) {
+		fk_complain("native CPU %u: sigaltstack: %s", c->cpu, strerror(errno));
+		shut_down("set-up failed");
+	}
+	pthread_mutex_lock(&fk.lock);
+	while (c->cpu && !fk.dead && c->sipi < 0)
+		pthread_cond_wait(&fk.cond, &fk.lock);
+	start_running();
+	pthread_mutex_unlock(&fk.lock);
+	/* The int3 enters the guest (enter()) and never comes back. */
+	entering = true;
+	sigemptyset(&trap);
+	sigaddset(&trap, SIGTRAP);
+	pthread_sigmask(SIG_UNBLOCK, &trap, NULL);
+	__asm__ volatile("int3" ::: "memory");
+	fk_complain("native CPU %u: the guest returned to the fake", c->cpu);
+	for (;;)
+		pause();
+}
+
+static void *ap_thread(void *arg)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "kvmfake-cpu%u", ((struct ncpu *)arg)->cpu);
+	pthread_setname_np(pthread_self(), name);
+	cpu_main(arg);
+	return NULL;
+}
+
 void native_main(void)
 {
 	struct sigaction sa;
-	stack_t ss = { .ss_sp = nat_altstack, .ss_size = ALT_SIZE };
-	sigset_t none;
+	uint8_t *alt;
+	unsigned n;
 
 	fprintf(stderr, "kvmfake: native CPU: running the guest kite loaded\n");
-	if (!map_identity() || !trap_compat_syscalls()) {
+	nc_self = &ncpus[0];
+	pthread_mutex_lock(&fk.lock);
+	n = fk.nvcpus ? fk.nvcpus : 1;
+	pthread_mutex_unlock(&fk.lock);
+	/* Signal stacks aligned to their size: nat_sig_entry finds a CPU's
+	 * %fs base at the start of the one it is on. */
+	alt = mmap(NULL, (size_t)(n + 1) * ALT_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (alt == MAP_FAILED || !map_identity() || !trap_compat_syscalls()) {
 		fk_complain("native CPU: set-up failed (%s)", strerror(errno));
 		shut_down("set-up failed");
 	}
-	syscall(SYS_arch_prctl, ARCH_GET_FS, &nat_host_fs);
-	cpu_thread = pthread_self();
-	if (sigaltstack(&ss, NULL)) {
-		fk_complain("native CPU: sigaltstack: %s", strerror(errno));
-		shut_down("set-up failed");
-	}
+	alt = (uint8_t *)(((uintptr_t)alt + ALT_SIZE - 1) & ~(uintptr_t)(ALT_SIZE - 1));
+	nat_alt_lo = (uint64_t)(uintptr_t)alt;
+	nat_alt_hi = nat_alt_lo + (uint64_t)n * ALT_SIZE;
+	for (unsigned i = 0; i < n; i++)
+		ncpus[i] = (struct ncpu){ .cpu = i, .sipi = -1, .alt = alt + (size_t)i * ALT_SIZE };
+	ncpu_count = n;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = nat_sig_entry;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
@@ -835,17 +675,13 @@ void native_main(void)
 	for (unsigned i = 0; i < sizeof(our_sigs) / sizeof(our_sigs[0]); i++)
 		real_sigaction(our_sigs[i], &sa, &chained[our_sigs[i]]);
 	real_sigaction(KICK_SIG, &sa, &chained[KICK_SIG]);
-	pthread_mutex_lock(&fk.lock);
-	start_running();
+	/* The APs inherit this thread's seccomp filter and blocked signals. */
+	for (unsigned i = 1; i < n; i++)
+		if (pthread_create(&ncpus[i].thread, NULL, ap_thread, &ncpus[i])) {
+			fk_complain("native CPU: cannot start CPU %u's thread", i);
+			shut_down("set-up failed");
+		}
+	ncpus[0].thread = pthread_self();
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&fk.lock);
-	/* The int3 below enters the guest (enter()) and never comes back. */
-	entering = true;
-	sigemptyset(&none);
-	sigaddset(&none, SIGTRAP);
-	pthread_sigmask(SIG_UNBLOCK, &none, NULL);
-	__asm__ volatile("int3" ::: "memory");
-	fk_complain("native CPU: the guest returned to the fake");
-	for (;;)
-		pause();
+	cpu_main(&ncpus[0]);
 }

@@ -23,11 +23,24 @@
 #ifndef KITE_TESTS_KVMFAKE_NCPU_H
 #define KITE_TESTS_KVMFAKE_NCPU_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <ucontext.h>
 
+#include "model.h"
+
 struct ncpu {
+	unsigned cpu;			/* = its vCPU's id and APIC id */
+	pthread_t thread;
+	bool running;			/* may run guest code now (fk.lock) */
+	bool init_seen;			/* an AP: INIT received, waiting for SIPI */
+	int sipi;			/* an AP: the SIPI vector to start at, or -1 */
+	uint8_t *alt;			/* its signal stack (host %fs base at alt[0]) */
+	/* Outside 64-bit code (interp.c): segment bases, D bit, selectors. */
+	bool code32;
+	uint64_t seg_base[6];		/* es cs ss ds fs gs */
+	uint16_t sel[6];
 	uint64_t cr0, cr2, cr3, cr4, efer;
 	uint64_t gdt_base, idt_base;
 	uint16_t gdt_limit, idt_limit;
@@ -39,17 +52,17 @@ struct ncpu {
 	uint64_t fs_base, gs_base, kgs_base;
 	/* LAPIC */
 	uint32_t apic_id, tpr, svr, ldr, dfr, esr, icr_hi, lvt[7], timer_div;
-	uint64_t isr[4];		/* in service */
-	uint32_t ipi[256];		/* self-IPIs pending */
-	/* IOAPIC */
-	uint32_t ioregsel, ioapic_id;
-	uint64_t redir[24];
+	uint64_t isr[4];		/* in service (pending ones: its fk_vcpu's vec_pending) */
 	/* MSRs the guest wrote (others read kite's KVM_SET_MSRS values) */
 	struct { uint32_t index; uint64_t value; } msrs[64];
 	unsigned nmsrs;
 };
 
-extern struct ncpu nc;
+extern struct ncpu ncpus[FK_MAX_VCPUS];
+extern unsigned ncpu_count;
+/* The CPU this thread is (valid in the trap handler: %fs is restored). */
+extern __thread struct ncpu *nc_self;
+#define nc (*nc_self)
 
 /* General registers by x86 number (0 rax .. 15 r15), RIP, RFLAGS. */
 greg_t *nc_reg(ucontext_t *uc, unsigned r);
@@ -62,11 +75,18 @@ void *nc_ram(uint64_t gpa, uint64_t len);
 bool nc_read(uint64_t gpa, void *dst, unsigned len);
 bool nc_write(uint64_t gpa, const void *src, unsigned len);
 
-/* native.c: the accesses and events the instructions lead to */
+/* ndev.c: what KVM's kernel serves (LAPIC, IOAPIC, PIC, PIT, MSRs), and
+ * the accesses that become exits to kite */
 uint64_t nc_port(uint16_t port, unsigned len, bool write, uint64_t val);
 uint64_t nc_phys(uint64_t gpa, unsigned len, bool write, uint64_t val);
 uint64_t nc_rdmsr(uint32_t index);
 void nc_wrmsr(uint32_t index, uint64_t val);
+void nc_lapic_reset(void);
+int nc_next_vector(void);		/* fk.lock held: the vector to take now, or -1 */
+void nc_take_vector(int v);		/* fk.lock held */
+
+/* native.c */
+uint64_t nc_exit_access(bool pio, uint64_t addr, unsigned len, bool write, uint64_t val);
 void nc_halt(void);
 /* Deliver vector (exception, interrupt or INT n) through the guest's IDT;
  * false if it cannot be delivered at all (the caller shuts down). */
@@ -76,6 +96,9 @@ void nc_set_rflags(ucontext_t *uc, uint64_t f);
 /* Switch to code selector sel (64-bit or compat by its descriptor). */
 void nc_set_cs(ucontext_t *uc, uint16_t sel);
 void nc_complain_insn(const ucontext_t *uc, const char *what);
+
+/* interp.c: run real-mode / 32-bit code until a far jump into 64-bit code */
+bool nc_interpret(ucontext_t *uc);
 
 /* insn.c */
 enum nc_result { NC_DONE, NC_FAULT_GP, NC_UNKNOWN, NC_HALT };

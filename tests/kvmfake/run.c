@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * kvmfake: KVM_RUN, and the guest program's side of it. The guest program
- * posts one access at a time (fk.req); vCPU 0's KVM_RUN hands it to kite
+ * kvmfake: KVM_RUN, and the guest program's side of it. A CPU (the guest
+ * program is vCPU 0's) posts one access at a time (its vCPU's req); that
+ * vCPU's KVM_RUN hands it to kite
  * as an exit, and the next KVM_RUN completes it (a read takes its value
  * from kvm_run then), as api.rst says: "the kernel side will first finish
  * incomplete operations and then check for pending signals".
@@ -29,46 +30,48 @@ static void deadline_in(struct timespec *ts, unsigned ms)
 
 static void complete(struct fk_vcpu *v)
 {
-	unsigned len = fk.req.len;
+	struct fk_req *q = &v->req;
+	unsigned len = q->len;
 
-	if (!v->taken || fk.req.done >= v->taken)
+	if (!v->taken || q->done >= v->taken)
 		return;
-	if (!fk.req.write && len <= 8) {
+	if (!q->write && len <= 8) {
 		uint64_t val = 0;
 
-		if (fk.req.reason == KVM_EXIT_IO)
+		if (q->reason == KVM_EXIT_IO)
 			memcpy(&val, (uint8_t *)v->run + v->run->io.data_offset, len);
-		else if (fk.req.reason == KVM_EXIT_MMIO)
+		else if (q->reason == KVM_EXIT_MMIO)
 			memcpy(&val, v->run->mmio.data, len);
-		fk.req.val = val;
+		q->val = val;
 	}
-	fk.req.done = v->taken;
+	q->done = v->taken;
 	pthread_cond_broadcast(&fk.cond);
 }
 
 static void give_exit(struct fk_vcpu *v)
 {
 	struct kvm_run *run = v->run;
+	const struct fk_req *q = &v->req;
 
-	run->exit_reason = fk.req.reason;
-	if (fk.req.reason == KVM_EXIT_IO) {
-		run->io.direction = fk.req.write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
-		run->io.size = fk.req.len;
-		run->io.port = (uint16_t)fk.req.addr;
+	run->exit_reason = q->reason;
+	if (q->reason == KVM_EXIT_IO) {
+		run->io.direction = q->write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
+		run->io.size = q->len;
+		run->io.port = (uint16_t)q->addr;
 		run->io.count = 1;
 		run->io.data_offset = FK_PIO_OFFSET;
 		memset((uint8_t *)run + FK_PIO_OFFSET, 0, 8);
-		if (fk.req.write)
-			memcpy((uint8_t *)run + FK_PIO_OFFSET, &fk.req.val, fk.req.len);
-	} else if (fk.req.reason == KVM_EXIT_MMIO) {
-		run->mmio.phys_addr = fk.req.addr;
-		run->mmio.len = fk.req.len;
-		run->mmio.is_write = fk.req.write;
+		if (q->write)
+			memcpy((uint8_t *)run + FK_PIO_OFFSET, &q->val, q->len);
+	} else if (q->reason == KVM_EXIT_MMIO) {
+		run->mmio.phys_addr = q->addr;
+		run->mmio.len = q->len;
+		run->mmio.is_write = q->write;
 		memset(run->mmio.data, 0, sizeof(run->mmio.data));
-		if (fk.req.write)
-			memcpy(run->mmio.data, &fk.req.val, fk.req.len);
+		if (q->write)
+			memcpy(run->mmio.data, &q->val, q->len);
 	}
-	v->taken = fk.req.seq;
+	v->taken = q->seq;
 }
 
 long fk_run(struct fk_vcpu *v)
@@ -76,8 +79,7 @@ long fk_run(struct fk_vcpu *v)
 	struct timespec ts;
 
 	pthread_mutex_lock(&fk.lock);
-	if (v->id == 0)
-		complete(v);
+	complete(v);
 	v->ran = true;
 	if (v->mp.mp_state == KVM_MP_STATE_RUNNABLE && !v->checked) {
 		const char *p = fk_entry_problem(v);
@@ -100,22 +102,18 @@ long fk_run(struct fk_vcpu *v)
 		fk.guest_started = true;
 		pthread_cond_broadcast(&fk.cond);
 	}
-	if (v->id == 0) {
-		fk.vcpu0_in = true;
-		pthread_cond_broadcast(&fk.cond);
-	}
+	v->in_run = true;
+	pthread_cond_broadcast(&fk.cond);
 	for (;;) {
 		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST)) {
-			if (v->id == 0) {
-				fk.vcpu0_in = false;
-				fk_native_stop();
-			}
+			v->in_run = false;
+			fk_native_stop(v->id);
 			pthread_mutex_unlock(&fk.lock);
 			return -EINTR;
 		}
-		if (v->id == 0 && fk.req.seq > v->taken) {
+		if (v->req.seq > v->taken) {
 			give_exit(v);
-			fk.vcpu0_in = false;
+			v->in_run = false;
 			pthread_mutex_unlock(&fk.lock);
 			return 0;
 		}
@@ -148,7 +146,8 @@ void fk_vcpu0_gone(void)
 
 	fk.dead = true;
 	pthread_cond_broadcast(&fk.cond);
-	fk_native_poke();
+	for (unsigned i = 0; i < fk.nvcpus; i++)
+		fk_native_poke(i);
 	deadline_in(&ts, 3000);
 	while (fk.guest_started && !fk.guest_parked)
 		if (pthread_cond_timedwait(&fk.cond, &fk.lock, &ts) == ETIMEDOUT) {
@@ -157,8 +156,10 @@ void fk_vcpu0_gone(void)
 		}
 }
 
-static uint64_t guest_access(uint32_t reason, uint64_t addr, unsigned len, bool write, uint64_t val)
+uint64_t fk_access(unsigned cpu, uint32_t reason, uint64_t addr, unsigned len, bool write,
+		   uint64_t val)
 {
+	struct fk_req *q = &fk.vcpus[cpu].req;
 	uint64_t seq;
 
 	if (len > 8)
@@ -172,36 +173,36 @@ static uint64_t guest_access(uint32_t reason, uint64_t addr, unsigned len, bool 
 		pthread_mutex_unlock(&fk.lock);
 		return 0;
 	}
-	seq = fk.req.seq + 1;
-	fk.req.reason = reason;
-	fk.req.addr = addr;
-	fk.req.len = len;
-	fk.req.write = write;
-	fk.req.val = val;
-	fk.req.seq = seq;
+	seq = q->seq + 1;
+	q->reason = reason;
+	q->addr = addr;
+	q->len = len;
+	q->write = write;
+	q->val = val;
+	q->seq = seq;
 	pthread_cond_broadcast(&fk.cond);
-	while (fk.req.done < seq) {
+	while (q->done < seq) {
 		pthread_cond_wait(&fk.cond, &fk.lock);
 		stop_if_dead();
 	}
-	val = fk.req.val;
+	val = q->val;
 	pthread_mutex_unlock(&fk.lock);
 	return write ? 0 : val;
 }
 
 uint64_t g_pio(uint16_t port, unsigned len, bool write, uint64_t val)
 {
-	return guest_access(KVM_EXIT_IO, port, len, write, val);
+	return fk_access(0, KVM_EXIT_IO, port, len, write, val);
 }
 
 uint64_t g_mmio(uint64_t gpa, unsigned len, bool write, uint64_t val)
 {
-	return guest_access(KVM_EXIT_MMIO, gpa, len, write, val);
+	return fk_access(0, KVM_EXIT_MMIO, gpa, len, write, val);
 }
 
 void g_special_exit(uint32_t reason)
 {
-	guest_access(reason, 0, 0, true, 0);
+	fk_access(0, reason, 0, 0, true, 0);
 }
 
 void *g_ram(uint64_t gpa, size_t len)
@@ -232,7 +233,7 @@ bool g_write(uint64_t gpa, const void *src, size_t len)
 	stop_if_dead();
 	/* The guest writes its RAM only while its CPU runs: not while kite
 	 * has vCPU 0 paused (a migration's last pass counts on that). */
-	while (!fk.vcpu0_in) {
+	while (!fk.vcpus[0].in_run) {
 		pthread_cond_wait(&fk.cond, &fk.lock);
 		stop_if_dead();
 	}
@@ -260,13 +261,13 @@ bool g_wait_vector(unsigned vec, unsigned timeout_ms)
 	deadline_in(&ts, timeout_ms);
 	pthread_mutex_lock(&fk.lock);
 	stop_if_dead();
-	while (vec < 256 && !fk.vec_pending[vec]) {
+	while (vec < 256 && !fk.vcpus[0].vec_pending[vec]) {
 		if (pthread_cond_timedwait(&fk.cond, &fk.lock, &ts) == ETIMEDOUT)
 			break;
 		stop_if_dead();
 	}
-	if (vec < 256 && fk.vec_pending[vec]) {
-		fk.vec_pending[vec]--;
+	if (vec < 256 && fk.vcpus[0].vec_pending[vec]) {
+		fk.vcpus[0].vec_pending[vec]--;
 		got = true;
 	}
 	pthread_mutex_unlock(&fk.lock);

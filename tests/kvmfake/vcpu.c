@@ -277,11 +277,12 @@ static long get_cpuid(struct fk_vcpu *v, struct kvm_cpuid2 *c)
 /* State read while an exit is half done is not the guest's state. */
 static void check_complete(struct fk_vcpu *v, const char *what)
 {
-	if (v->id == 0 && v->taken && fk.req.done < v->taken && !fk.dead &&
-	    (fk.req.reason == KVM_EXIT_IO || fk.req.reason == KVM_EXIT_MMIO))
-		fk_complain("%s on vCPU 0 with its %s exit not completed: re-enter KVM_RUN (with "
+	if (v->taken && v->req.done < v->taken && !fk.dead &&
+	    (v->req.reason == KVM_EXIT_IO || v->req.reason == KVM_EXIT_MMIO))
+		fk_complain("%s on vCPU %u with its %s exit not completed: re-enter KVM_RUN (with "
 			    "immediate_exit set) first, or the guest state is not consistent "
-			    "(api.rst, KVM_RUN)", what, fk.req.reason == KVM_EXIT_IO ? "I/O" : "MMIO");
+			    "(api.rst, KVM_RUN)", what, v->id,
+			    v->req.reason == KVM_EXIT_IO ? "I/O" : "MMIO");
 }
 
 long fk_vcpu_ioctl(struct fk_vcpu *v, unsigned long req, void *arg)
