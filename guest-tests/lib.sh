@@ -36,7 +36,7 @@ kvm_unusable_reason() {
 # KITE_PRE=() and KITE_NATIVE empty. Without one, kvmfake's native CPU
 # stands in (tests/kvmfake/ncpu.h: the guest image runs natively in ring 3
 # of kite's process, its privileged instructions, port I/O and MMIO trapped
-# and emulated; one vCPU, entered in 64-bit mode): KITE_PRE is the command
+# and emulated; its 16/32-bit start-up code interpreted): KITE_PRE is the command
 # prefix that preloads it, KITE_NATIVE=1, and KITE_CPU_NOTE says so.
 # Returns 1 with KITE_CPU_WHY set when neither can run (KITE_NATIVE=0 in the
 # environment turns the stand-in off).
@@ -57,7 +57,7 @@ kite_cpu() {
 	fi
 	KITE_PRE=(env KVMFAKE_GUEST=native "LD_PRELOAD=$(cd "$build" && pwd)/kvmfake.so")
 	KITE_NATIVE=1
-	KITE_CPU_NOTE="no KVM here ($reason): kite runs the guest on kvmfake's native CPU (one vCPU, 64-bit entry)"
+	KITE_CPU_NOTE="no KVM here ($reason): kite runs the guest on kvmfake's native CPU (trap and emulate; CPUID is the host's)"
 }
 
 # check_test_log LOG [CASE...]: every required case (GUEST_CASES and the

@@ -155,8 +155,6 @@ start_vm() {
 			-serial "file:$VM_LOG" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 			-qmp "unix:$VM_QMP,server=on,wait=off" "${vmm[@]}" >"$OUT/$name.vmm-out" 2>&1 &
 	else
-		# The native CPU runs one vCPU entered in 64-bit mode.
-		[ -z "$KITE_NATIVE" ] || { cpus=1; vmm+=(--boot linux64); }
 		in_ns timeout "$VM_TIMEOUT" "${KITE_PRE[@]}" "$KITE" run --kernel "$ELF" --cpus "$cpus" \
 			--memory 256M --cmdline "$args" --console "file=$VM_LOG" "${vmm[@]}" \
 			>"$OUT/$name.vmm-out" 2>&1 &
