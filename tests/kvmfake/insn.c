@@ -253,6 +253,53 @@ static void next(ucontext_t *uc, const struct insn *in)
 
 /* ---- memory accesses that faulted ---- */
 
+/* ALU, CMP and TEST with a memory operand (RAM reached by emulation). */
+static enum nc_result alu_mem(ucontext_t *uc, const struct insn *in, uint64_t gpa)
+{
+	unsigned op, osz = opsize(in), n;
+	bool to_reg = false, test = false;
+	uint64_t src, m, d;
+
+	if (in->two)
+		return NC_UNKNOWN;
+	if (in->op < 0x40 && (in->op & 7) < 4) {
+		op = in->op >> 3;
+		n = in->op & 1 ? osz : 1;
+		to_reg = in->op & 2;
+		src = get_reg(uc, in, in->reg, n);
+	} else if (in->op == 0x80 || in->op == 0x81 || in->op == 0x83) {
+		op = in->reg & 7;
+		n = in->op == 0x80 ? 1 : osz;
+		src = in->op == 0x81 ? sext(in->imm, in->o16 ? 2 : 4) : sext(in->imm, 1);
+	} else if (in->op == 0x84 || in->op == 0x85) {
+		op = 4, test = true;
+		n = in->op & 1 ? osz : 1;
+		src = get_reg(uc, in, in->reg, n);
+	} else if ((in->op == 0xf6 || in->op == 0xf7) && (in->reg & 7) == 0) {
+		op = 4, test = true;
+		n = in->op & 1 ? osz : 1;
+		src = in->op == 0xf7 ? sext(in->imm, in->o16 ? 2 : 4) : in->imm;
+	} else {
+		return NC_UNKNOWN;
+	}
+	if (op == 2 || op == 3)			/* adc, sbb */
+		return NC_UNKNOWN;
+	m = nc_phys(gpa, n, false, 0) & mask_of(n);
+	if (to_reg) {
+		d = get_reg(uc, in, in->reg, n);
+		nc_alu(uc, op, &d, m, n);
+		if (op != 7)
+			set_reg(uc, in, in->reg, n, d);
+	} else {
+		d = m;
+		nc_alu(uc, op, &d, src, n);
+		if (!test && op != 7)
+			nc_phys(gpa, n, true, d);
+	}
+	next(uc, in);
+	return NC_DONE;
+}
+
 enum nc_result nc_emulate_access(ucontext_t *uc, uint64_t gpa)
 {
 	struct insn in;
@@ -274,7 +321,7 @@ enum nc_result nc_emulate_access(ucontext_t *uc, uint64_t gpa)
 		case 0x8a: sz = 1; break;
 		case 0x8b: sz = osz; break;
 		case 0x63: sz = 4, sign = true; break;		/* movsxd */
-		default: return NC_UNKNOWN;
+		default: return alu_mem(uc, &in, gpa);
 		}
 	} else {
 		switch (in.op) {

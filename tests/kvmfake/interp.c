@@ -186,24 +186,10 @@ static bool far_jump(ucontext_t *uc, uint16_t sel, uint64_t off)
 	return true;
 }
 
-static void logic_flags(ucontext_t *uc, uint64_t r, unsigned n)
+bool nc_alu(ucontext_t *uc, unsigned op, uint64_t *dst, uint64_t src, unsigned n)
 {
+	uint64_t a = *dst & szmask(n), b = src & szmask(n), r, sb = 1ULL << (8 * n - 1);
 	uint64_t f = (uint64_t)NC_EFL(uc) & ~0x8d5ULL;	/* CF PF AF ZF SF OF */
-
-	r &= szmask(n);
-	if (!r)
-		f |= 0x40;
-	if (r >> (8 * n - 1))
-		f |= 0x80;
-	if (!(__builtin_popcount((unsigned)(r & 0xff)) & 1))
-		f |= 0x4;
-	NC_EFL(uc) = (greg_t)f;
-}
-
-/* ALU op (the /digit of 0x81/0x83): 0 add 1 or 4 and 5 sub 6 xor 7 cmp. */
-static bool alu(ucontext_t *uc, unsigned op, uint64_t *dst, uint64_t src, unsigned n)
-{
-	uint64_t a = *dst & szmask(n), b = src & szmask(n), r;
 
 	switch (op) {
 	case 0: r = a + b; break;
@@ -211,14 +197,29 @@ static bool alu(ucontext_t *uc, unsigned op, uint64_t *dst, uint64_t src, unsign
 	case 4: r = a & b; break;
 	case 5: case 7: r = a - b; break;
 	case 6: r = a ^ b; break;
-	default: return false;
+	default: return false;			/* adc, sbb: not here */
 	}
-	logic_flags(uc, r, n);
-	if ((op == 0 && (r & szmask(n)) < a) || ((op == 5 || op == 7) && a < b))
-		NC_EFL(uc) |= 1;			/* CF */
+	r &= szmask(n);
+	if (op == 0) {
+		f |= (r < a ? 1 : 0) | (((a ^ r) & (b ^ r) & sb) ? 0x800 : 0) | ((a ^ b ^ r) & 0x10);
+	} else if (op == 5 || op == 7) {
+		f |= (a < b ? 1 : 0) | (((a ^ b) & (a ^ r) & sb) ? 0x800 : 0) | ((a ^ b ^ r) & 0x10);
+	}
+	if (!r)
+		f |= 0x40;
+	if (r & sb)
+		f |= 0x80;
+	if (!(__builtin_popcount((unsigned)(r & 0xff)) & 1))
+		f |= 0x4;
+	NC_EFL(uc) = (greg_t)f;
 	if (op != 7)
-		*dst = r & szmask(n);
+		*dst = r;
 	return true;
+}
+
+static bool alu(ucontext_t *uc, unsigned op, uint64_t *dst, uint64_t src, unsigned n)
+{
+	return nc_alu(uc, op, dst, src, n);
 }
 
 /* One instruction; false if it is not one this interpreter knows. */

@@ -140,6 +140,63 @@ void nat_chain(int sig, siginfo_t *si, void *ctx)
 
 /* ---- guest memory ---- */
 
+/* kite's memfds and its shared mappings of them, to map RAM a second time
+ * (mremap cannot alias hugetlbfs mappings). Only noted, never changed. */
+static struct { void *addr; size_t len; int fd; off_t off; } shm[FK_MAX_SLOTS];
+static int memfds[8];
+static unsigned nshm, nmemfd;
+static pthread_mutex_t shm_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int memfd_create(const char *name, unsigned flags)
+{
+	int fd = (int)syscall(SYS_memfd_create, name, flags);
+
+	pthread_mutex_lock(&shm_lock);
+	if (fd >= 0 && nmemfd < sizeof(memfds) / sizeof(memfds[0]))
+		memfds[nmemfd++] = fd;
+	pthread_mutex_unlock(&shm_lock);
+	return fd;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	static void *(*real)(void *, size_t, int, int, int, off_t);
+	void *p;
+
+	if (!real)
+		real = (void *(*)(void *, size_t, int, int, int, off_t))dlsym(RTLD_NEXT, "mmap");
+	p = real(addr, len, prot, flags, fd, off);
+	if (p != MAP_FAILED && fd >= 0 && (flags & MAP_SHARED)) {
+		pthread_mutex_lock(&shm_lock);
+		for (unsigned i = 0; i < nmemfd; i++)
+			if (memfds[i] == fd && nshm < FK_MAX_SLOTS)
+				shm[nshm].addr = p, shm[nshm].len = len, shm[nshm].fd = fd,
+				shm[nshm++].off = off;
+		pthread_mutex_unlock(&shm_lock);
+	}
+	return p;
+}
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+	__attribute__((alias("mmap")));
+
+/* A second mapping of host..host+len at want, of the memfd behind it. */
+static bool map_again(uint8_t *host, size_t len, void *want)
+{
+	int fd = -1;
+	off_t off = 0;
+
+	pthread_mutex_lock(&shm_lock);
+	for (unsigned i = 0; i < nshm && fd < 0; i++) {
+		uint8_t *a = shm[i].addr;
+
+		if (host >= a && host + len <= a + shm[i].len)
+			fd = shm[i].fd, off = shm[i].off + (host - a);
+	}
+	pthread_mutex_unlock(&shm_lock);
+	return fd >= 0 && mmap(want, len, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+			       fd, off) == want;
+}
+
 void *nc_ram(uint64_t gpa, uint64_t len)
 {
 	for (unsigned i = 0; i < nram; i++)
@@ -164,6 +221,31 @@ bool nc_write(uint64_t gpa, const void *src, unsigned len)
 	if (p)
 		memcpy(p, src, len);
 	return p != NULL;
+}
+
+/* The guest's 4-level page walk (only when an access faulted here). */
+bool nc_translate(uint64_t va, uint64_t *pa)
+{
+	const uint64_t frame = 0x000ffffffffff000ULL;
+	uint64_t t = nc.cr3 & frame, e;
+
+	if (!(nc.cr0 & 0x80000000u)) {
+		*pa = va;
+		return true;
+	}
+	for (int level = 4; level >= 1; level--) {
+		unsigned shift = 12 + 9 * (unsigned)(level - 1);
+
+		if (!nc_read(t + ((va >> shift) & 511) * 8, &e, 8) || !(e & 1))
+			return false;
+		if ((level == 2 || level == 3) && (e & 0x80)) {	/* 2 MiB, 1 GiB page */
+			*pa = (e & frame & ~((1ULL << shift) - 1)) | (va & ((1ULL << shift) - 1));
+			return true;
+		}
+		t = e & frame;
+	}
+	*pa = t | (va & 0xfff);
+	return true;
 }
 
 /* ---- running and stopping (fk.lock held) ---- */
@@ -499,15 +581,18 @@ void nat_trap(int sig, siginfo_t *si, void *ctx)
 				r = NC_FAULT_GP;
 			}
 		} else {
-			uint64_t a = (uint64_t)(uintptr_t)si->si_addr;
+			uint64_t a = (uint64_t)(uintptr_t)si->si_addr, pa;
+			bool fetch = a == (uint64_t)NC_RIP(uc);
 
-			if (a == (uint64_t)NC_RIP(uc)) {
+			if (fetch || !nc_translate(a, &pa)) {
+				/* Not present in the guest's page tables: its #PF. */
 				nc.cr2 = a;
-				if (!nc_deliver(uc, 14, true, 0x10 | 4, false))
+				if (!nc_deliver(uc, 14, true, (fetch ? 0x10 : 0) | ((nc.cs & 3) ? 4 : 0) |
+						((uint64_t)uc->uc_mcontext.gregs[REG_ERR] & 2), false))
 					shut_down("#PF not delivered");
 				break;
 			}
-			r = nc_emulate_access(uc, a);
+			r = nc_emulate_access(uc, pa);
 			if (r == NC_UNKNOWN) {
 				nc_complain_insn(uc, "an MMIO access by an instruction not emulated");
 				nc.cr2 = a;
@@ -577,6 +662,7 @@ static bool map_identity(void)
 	for (unsigned i = 0; i < nram; i++) {
 		uint64_t skip = ram[i].gpa < min ? (min - ram[i].gpa + 4095) & ~4095ULL : 0;
 		void *want = (void *)(uintptr_t)(ram[i].gpa + skip), *p;
+		bool ok;
 
 		if (skip >= ram[i].size)
 			continue;
@@ -588,8 +674,20 @@ static bool map_identity(void)
 				    (unsigned long long)ram[i].gpa);
 			return false;
 		}
-		p = mremap(ram[i].host + skip, 0, ram[i].size - skip, MREMAP_MAYMOVE | MREMAP_FIXED, want);
-		if (p != want || mprotect(want, ram[i].size - skip, PROT_READ | PROT_WRITE | PROT_EXEC)) {
+		/* hugetlbfs RAM maps only from a hugepage boundary: what lies
+		 * below it is reached through the emulation (nc_phys). */
+		ok = map_again(ram[i].host + skip, ram[i].size - skip, want);
+		for (uint64_t hp = 2ULL << 20; !ok && hp <= 1ULL << 30; hp <<= 9) {
+			uint64_t s2 = ((ram[i].gpa + skip + hp - 1) & ~(hp - 1)) - ram[i].gpa;
+
+			if (s2 >= ram[i].size)
+				break;
+			munmap(want, s2 - skip);
+			skip = s2;
+			want = (void *)(uintptr_t)(ram[i].gpa + skip);
+			ok = map_again(ram[i].host + skip, ram[i].size - skip, want);
+		}
+		if (!ok) {
 			fk_complain("native CPU: cannot map guest RAM at 0x%llx: %s",
 				    (unsigned long long)ram[i].gpa, strerror(errno));
 			return false;

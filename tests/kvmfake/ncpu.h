@@ -74,6 +74,8 @@ greg_t *nc_reg(ucontext_t *uc, unsigned r);
 void *nc_ram(uint64_t gpa, uint64_t len);
 bool nc_read(uint64_t gpa, void *dst, unsigned len);
 bool nc_write(uint64_t gpa, const void *src, unsigned len);
+/* Virtual to physical through the guest's page tables; false if not present. */
+bool nc_translate(uint64_t va, uint64_t *pa);
 
 /* ndev.c: what KVM's kernel serves (LAPIC, IOAPIC, PIC, PIT, MSRs), and
  * the accesses that become exits to kite */
@@ -99,6 +101,9 @@ void nc_complain_insn(const ucontext_t *uc, const char *what);
 
 /* interp.c: run real-mode / 32-bit code until a far jump into 64-bit code */
 bool nc_interpret(ucontext_t *uc);
+/* ALU op n bytes wide (0 add, 1 or, 4 and, 5 sub, 6 xor, 7 cmp), flags as
+ * the hardware sets them; cmp leaves *dst. False for adc/sbb. */
+bool nc_alu(ucontext_t *uc, unsigned op, uint64_t *dst, uint64_t src, unsigned n);
 
 /* insn.c */
 enum nc_result { NC_DONE, NC_FAULT_GP, NC_UNKNOWN, NC_HALT };
