@@ -57,8 +57,9 @@ $(BUILD)/kvmfake.so: $(KVMFAKE_SRCS) $(wildcard tests/kvmfake/*.h)
 unit: $(BUILD)/unit-tests
 	CK_FORK=yes CK_TIMEOUT_MULTIPLIER=3 $(BUILD)/unit-tests
 
-# `make run`: boot the bundled test guest in demo mode and show what it saw.
-run: all
+# `make run`: boot the bundled test guest in demo mode and show what it saw
+# (without /dev/kvm, on kvmfake's native CPU: guest-tests/lib.sh kite_cpu).
+run: all $(BUILD)/kvmfake.so
 	@bash guest-tests/run-demo.sh $(BUILD)
 
 # `make test`: every unit test and every guest test.

@@ -46,7 +46,7 @@ echo "virtio-blk data safety across SIGKILL, logs in $OUT"
 vmm_cmd() {
 	local vmm=$1 cache=$2 args=$3 log=$4
 	if [ "$vmm" = kite ]; then
-		CMD=("$KITE" run --kernel "$ELF" --cpus 1 --memory 64M --cmdline "$args"
+		CMD=("${KITE_PRE[@]}" "$KITE" run --kernel "$ELF" --cpus 1 --memory 64M --cmdline "$args"
 			--console "file=$log" --disk "path=$IMG,queues=1,cache=$cache")
 	else
 		# -smp 2 under TCG: with one vCPU TCG drops the guest's memory
@@ -129,10 +129,10 @@ vmm_rounds() {
 	done
 }
 
-reason=$(kvm_unusable_reason)
-if [ -n "$reason" ]; then
-	skip kite "SKIPPED: $reason"
+if ! kite_cpu "$BUILD"; then
+	skip kite "SKIPPED: $KITE_CPU_WHY"
 else
+	[ -z "$KITE_CPU_NOTE" ] || echo "blk-data-safety: $KITE_CPU_NOTE"
 	vmm_rounds kite
 fi
 if command -v "$QEMU" >/dev/null 2>&1; then

@@ -16,7 +16,7 @@ void blk_writer(void);
  * not what blk-writer left. */
 bool blk_verify(void);
 
-/* demo_disk.c: the disk part of mode=demo. */
+/* demo_disk.c: the disk part of mode=demo (the first blk and scsi disks). */
 void demo_disk(void);
 
 /* net_echo.c, mode=net-echo (net=echo): answers ARP, ping and UDP echo on
