@@ -38,8 +38,10 @@ kvm_unusable_reason() {
 # of kite's process, its privileged instructions, port I/O and MMIO trapped
 # and emulated; its 16/32-bit start-up code interpreted): KITE_PRE is the command
 # prefix that preloads it, KITE_NATIVE=1, and KITE_CPU_NOTE says so.
-# Returns 1 with KITE_CPU_WHY set when neither can run (KITE_NATIVE=0 in the
-# environment turns the stand-in off).
+# KITE_ASAN=1 when that kite is sanitized: the native CPU maps guest RAM at
+# its guest-physical addresses, and above 2 GiB ASan keeps its shadow there.
+# Returns 1 with KITE_CPU_WHY set when neither can run (KITE_NATIVE_OFF=1
+# in the environment turns the stand-in off).
 kite_cpu() {
 	local build=$1 reason
 	KITE_PRE=()
@@ -56,6 +58,13 @@ kite_cpu() {
 		return 1
 	fi
 	KITE_PRE=(env KVMFAKE_GUEST=native "LD_PRELOAD=$(cd "$build" && pwd)/kvmfake.so")
+	# A sanitized kite: ASan's runtime is not first in the library list.
+	KITE_ASAN=
+	if ldd "$build/kite" 2>/dev/null | grep -q libasan; then
+		KITE_PRE+=("ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+			   "LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/lsan-suppressions.txt")
+		KITE_ASAN=1
+	fi
 	KITE_NATIVE=1
 	KITE_CPU_NOTE="no KVM here ($reason): kite runs the guest on kvmfake's native CPU (trap and emulate; CPUID is the host's)"
 }
