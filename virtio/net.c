@@ -262,6 +262,8 @@ static void link_done(struct io_op *op, int res, uint32_t cqe_flags)
 
 static void free_state(struct net_vq *q)
 {
+	if (q->rx)
+		free(q->rx->over);
 	free(q->rx);
 	free(q->tx);
 	q->rx = NULL;
@@ -290,6 +292,10 @@ static int net_queue_enable(void *dev, unsigned idx, struct virtq *vq)
 		q->rx->want = HDR_LEN + 18 + ((f & (BIT(VIRTIO_NET_F_GUEST_TSO4) |
 						    BIT(VIRTIO_NET_F_GUEST_TSO6)))
 					      ? 65535 : n->tap->mtu);
+		if (q->rx->mrg && !(q->rx->over = malloc(q->rx->want))) {
+			free_state(q);
+			return err_set(ENOMEM, "queue %u: receive overflow buffer", idx);
+		}
 		q->rx->poll_op.complete = net_rx_poll_done;
 		for (unsigned i = 0; i < NET_RX_SLOTS; i++) {
 			q->rx->slots[i].op.complete = net_rx_done;

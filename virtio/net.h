@@ -30,9 +30,15 @@
  * chains cannot be given back. When the ring runs dry, slots may be short
  * of a full frame: such a slot is armed only when no other read is armed,
  * after taking over the chains of the other idle slots, so every chain
- * kite holds is always behind some armed read. A frame larger than the
- * buffers of the slot that reads it is dropped and counted (rx_dropped).
- * Without MRG_RXBUF a slot holds one chain, which must hold a whole frame.
+ * kite holds is always behind some armed read; its read ends in the
+ * queue's overflow buffer (want bytes of kite's). A frame larger than the
+ * slot's buffers is held, its first part in them, until the guest posts
+ * enough buffers for the rest, which is then copied from the overflow
+ * buffer (the one copy on this path, for a ring that ran dry); nothing
+ * else is read meanwhile, so frames stay in order and none is dropped.
+ * Without MRG_RXBUF a slot holds one chain, which must hold a whole frame
+ * (5.1.6.3.1's buffer sizes); a frame cut to fit one is dropped and
+ * counted (rx_dropped).
  *
  * Interrupts: as virtio-blk, one flush and at most one interrupt per queue
  * per I/O thread batch (EVENT_IDX honoured).

@@ -30,10 +30,11 @@ struct rx_slot {
 	struct io_op op;		/* first: the CQE's user_data */
 	struct net_vq *q;
 	bool armed;
+	bool over;			/* the read ends in the queue's overflow buffer */
 	unsigned nchains, niov;
 	uint64_t cap;
 	struct rx_chain chains[NET_SLOT_IOV];
-	struct iovec iov[NET_SLOT_IOV];
+	struct iovec iov[NET_SLOT_IOV + 1];	/* + the overflow buffer */
 };
 
 struct tx_slot {
@@ -49,6 +50,9 @@ struct tx_slot {
 struct net_rx {
 	bool mrg;			/* MRG_RXBUF negotiated */
 	uint64_t want;			/* bytes a mergeable slot gathers */
+	uint8_t *over;			/* MRG_RXBUF: want bytes for a short slot's overflow */
+	struct rx_slot *held;		/* its frame overflowed: waits for buffers */
+	uint32_t held_len;		/* that frame's length, header included */
 	bool polling;			/* POLLIN armed after -EAGAIN */
 	bool stalled;			/* the tap failed a read: wait for a kick */
 	struct io_op poll_op;

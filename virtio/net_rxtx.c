@@ -68,13 +68,14 @@ static bool slot_full(const struct net_rx *rx, const struct rx_slot *s)
 	return s->cap >= rx->want || NET_SLOT_IOV - s->niov < NET_CHAIN_IOV;
 }
 
-/* Top a slot up from the ring. False: the ring is corrupt. */
-static bool rx_fill(struct net_vq *q, struct virtq *vq, struct rx_slot *s)
+/* Top a slot up from the ring, to target bytes with MRG_RXBUF. False: the
+ * ring is corrupt. */
+static bool rx_fill(struct net_vq *q, struct virtq *vq, struct rx_slot *s, uint64_t target)
 {
 	struct net_rx *rx = q->rx;
 	struct virtq_chain c;
 
-	while (rx->mrg ? s->cap < rx->want && NET_SLOT_IOV - s->niov >= NET_CHAIN_IOV
+	while (rx->mrg ? s->cap < target && NET_SLOT_IOV - s->niov >= NET_CHAIN_IOV
 		       : !s->nchains) {
 		int r = virtq_pop(vq, &s->iov[s->niov], rx->mrg ? NET_CHAIN_IOV : NET_SLOT_IOV, &c);
 
@@ -96,11 +97,17 @@ static bool rx_fill(struct net_vq *q, struct virtq *vq, struct rx_slot *s)
 	return true;
 }
 
-static void rx_submit(struct net_vq *q, struct rx_slot *s)
+/* Arm s's read; over: a slot short of a whole frame reads the rest of one
+ * into the queue's overflow buffer (rx_deliver holds such a frame). */
+static void rx_submit(struct net_vq *q, struct rx_slot *s, bool over)
 {
 	struct virtio_net *n = q->n;
+	struct net_rx *rx = q->rx;
 
-	if (n->io->readv(q->thread, n->tap->fds[q->pair], s->iov, s->niov, &s->op) < 0) {
+	s->over = over && rx->mrg && s->cap < rx->want;
+	if (s->over)
+		s->iov[s->niov] = (struct iovec){ rx->over, rx->want - s->cap };
+	if (n->io->readv(q->thread, n->tap->fds[q->pair], s->iov, s->niov + s->over, &s->op) < 0) {
 		net_warn(n, "queue %u: cannot queue a read", q->idx);
 		q->rx->stalled = true;
 		return;
@@ -108,6 +115,8 @@ static void rx_submit(struct net_vq *q, struct rx_slot *s)
 	s->armed = true;
 	atomic_fetch_add(&q->inflight, 1);
 }
+
+static int rx_finish_held(struct net_vq *q, struct virtq *vq);
 
 /* Arm a read for every slot holding a whole frame's worth of buffers;
  * see net.h for slots short of one. */
@@ -120,16 +129,28 @@ void net_rx_arm(struct net_vq *q, struct virtq *vq)
 	if (q->broken || rx->polling || rx->stalled || !net_served(q))
 		return;
 	do {
+		if (rx->held) {
+			int r = rx_finish_held(q, vq);
+
+			if (r < 0)
+				return;
+			if (!r)
+				continue;	/* wait for buffers: kicks on */
+		}
+		/* A short slot's read goes alone, so its frame stays in order. */
+		for (unsigned i = 0; i < NET_RX_SLOTS; i++)
+			if (rx->slots[i].armed && rx->slots[i].over)
+				return;
 		armed = false;
 		part = NULL;
 		for (unsigned i = 0; i < NET_RX_SLOTS; i++) {
 			struct rx_slot *s = &rx->slots[i];
 
 			if (!s->armed) {
-				if (!rx_fill(q, vq, s))
+				if (!rx_fill(q, vq, s, rx->want))
 					return;
 				if (slot_full(rx, s))
-					rx_submit(q, s);
+					rx_submit(q, s, false);
 			}
 			armed |= s->armed;
 		}
@@ -142,7 +163,7 @@ void net_rx_arm(struct net_vq *q, struct virtq *vq)
 				part = &rx->slots[i];
 		}
 		if (part)
-			rx_submit(q, part);
+			rx_submit(q, part, true);
 		if (armed || part) {
 			/* Completions refill from the ring: kicks not needed. */
 			virtq_set_kick_notify(vq, false);
@@ -172,37 +193,85 @@ static bool rx_header(struct virtio_net *n, uint8_t *h)
 	return true;
 }
 
-/* A frame of len bytes (header included) landed in s. */
-static void rx_deliver(struct net_vq *q, struct virtq *vq, struct rx_slot *s, uint32_t len)
+/* Push a frame of len bytes (header included): s's chains first, then, for
+ * a held frame, the chains of t its rest was copied into. */
+static void rx_push(struct net_vq *q, struct virtq *vq, struct rx_slot *s, struct rx_slot *t,
+		    uint32_t len)
 {
 	uint8_t h[HDR_LEN];
 	uint64_t acc = 0;
 	uint32_t left = len;
-	uint16_t k = 0, nb;
+	uint16_t ks = 0, kt = 0, nb;
+
+	while (acc < len && ks < s->nchains)
+		acc += s->chains[ks++].cap;
+	while (t && acc < len)
+		acc += t->chains[kt++].cap;
+	virtq_iov_read(s->iov, s->niov, 0, h, HDR_LEN);
+	rx_header(q->n, h);		/* checked before: only clears what it must */
+	nb = htole16(ks + kt);
+	memcpy(h + 10, &nb, 2);		/* num_buffers: 1 without MRG_RXBUF */
+	virtq_iov_write(s->iov, s->niov, 0, h, HDR_LEN);
+	dirty_mark_iov(s->iov, s->niov);	/* the frame, for a migration */
+	if (t)
+		dirty_mark_iov(t->iov, t->niov);
+	for (unsigned i = 0; i < ks + kt; i++) {
+		const struct rx_chain *c = i < ks ? &s->chains[i] : &t->chains[i - ks];
+		uint32_t part = left < c->cap ? left : c->cap;
+
+		virtq_push(vq, c->head, part);
+		left -= part;
+	}
+	slot_drop(s, ks);
+	if (t)
+		slot_drop(t, kt);
+	atomic_store(&q->dirty, true);
+	net_bump(&q->c.rx_packets, 1);
+	net_bump(&q->c.rx_bytes, len - HDR_LEN);
+}
+
+/* A frame of len bytes (header included) landed in s. */
+static void rx_deliver(struct net_vq *q, struct rx_slot *s, uint32_t len, struct virtq *vq)
+{
+	struct net_rx *rx = q->rx;
+	uint8_t h[HDR_LEN];
 
 	/* The tap reports a frame's full length even when it was cut to
-	 * fit: more than the slot holds means it was. */
-	if (!net_served(q) || len < HDR_LEN + ETH_HDR_LEN || len > s->cap ||
+	 * fit: more than the read's buffers hold means it was. */
+	if (!net_served(q) || len < HDR_LEN + ETH_HDR_LEN ||
+	    len > s->cap + (s->over ? rx->want - s->cap : 0) ||
 	    virtq_iov_read(s->iov, s->niov, 0, h, HDR_LEN) != HDR_LEN || !rx_header(q->n, h)) {
 		net_bump(&q->c.rx_dropped, 1);
 		return;
 	}
-	while (acc < len)
-		acc += s->chains[k++].cap;
-	nb = htole16(k);
-	memcpy(h + 10, &nb, 2);		/* num_buffers: 1 without MRG_RXBUF */
-	virtq_iov_write(s->iov, s->niov, 0, h, HDR_LEN);
-	dirty_mark_iov(s->iov, s->niov);	/* the frame, for a migration */
-	for (unsigned i = 0; i < k; i++) {
-		uint32_t part = left < s->chains[i].cap ? left : s->chains[i].cap;
-
-		virtq_push(vq, s->chains[i].head, part);
-		left -= part;
+	if (len > s->cap) {		/* the rest is in rx->over */
+		rx->held = s;
+		rx->held_len = len;
+		return;
 	}
-	slot_drop(s, k);
-	atomic_store(&q->dirty, true);
-	net_bump(&q->c.rx_packets, 1);
-	net_bump(&q->c.rx_bytes, len - HDR_LEN);
+	rx_push(q, vq, s, NULL, len);
+}
+
+/* The held frame: its rest, from the overflow buffer into chains the
+ * guest posted since; 1 when pushed, 0 while the ring holds too few, -1 if
+ * the ring is corrupt. */
+static int rx_finish_held(struct net_vq *q, struct virtq *vq)
+{
+	struct net_rx *rx = q->rx;
+	struct rx_slot *s = rx->held, *t = NULL;
+	uint32_t rest = rx->held_len - (uint32_t)s->cap;
+
+	for (unsigned i = 0; i < NET_RX_SLOTS && !t; i++)
+		if (&rx->slots[i] != s && !rx->slots[i].armed)
+			t = &rx->slots[i];
+	if (!rx_fill(q, vq, t, rest))
+		return -1;
+	if (t->cap < rest)
+		return 0;
+	virtq_iov_write(t->iov, t->niov, 0, rx->over, rest);
+	rx->held = NULL;
+	rx_push(q, vq, s, t, rx->held_len);
+	return 1;
 }
 
 static void rx_poll(struct net_vq *q)
@@ -229,7 +298,7 @@ void net_rx_done(struct io_op *op, int res, uint32_t cqe_flags)
 	s->armed = false;
 	if (vq && !atomic_load(&q->stopping)) {
 		if (res >= 0) {
-			rx_deliver(q, vq, s, (uint32_t)res);
+			rx_deliver(q, s, (uint32_t)res, vq);
 		} else if (res == -EAGAIN) {
 			rx_poll(q);	/* kernels that do not wait inside io_uring */
 		} else if (res != -ECANCELED) {
