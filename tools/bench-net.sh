@@ -303,7 +303,7 @@ row() {
 	local vmm=$1 q=$2 test=$3 size=$4 win=$5 res=$6 split=${7:--} accel=$ACCEL
 	local pps mbps sent recv lost secs pct shown name vhost drop
 	case $vmm in
-	kite)	name=kite accel=kvm vhost=- ;;
+	kite)	name=kite accel=${KITE_NATIVE:+ncpu}; accel=${accel:-kvm} vhost=- ;;
 	qemu)	name=QEMU vhost=off ;;
 	*)	name=QEMU vhost=on ;;
 	esac

@@ -174,36 +174,25 @@ static bool decode(ucontext_t *uc, struct insn *in)
 		in->reg = ((m >> 3) & 7) | (in->rex & 4 ? 8 : 0);
 		in->rm = (m & 7) | (in->rex & 1 ? 8 : 0);
 		if (in->mod != 3) {
+			bool disp32 = in->mod == 2;
+
 			in->mem = true;
 			if ((m & 7) == 4) {		/* SIB */
-				uint8_t s, idx, b;
+				uint8_t sib, idx, b;
 
 				if (i >= n)
 					return false;
-				s = in->b[i++];
-				idx = ((s >> 3) & 7) | (in->rex & 2 ? 8 : 0);
-				b = (s & 7) | (in->rex & 1 ? 8 : 0);
+				sib = in->b[i++];
+				idx = ((sib >> 3) & 7) | (in->rex & 2 ? 8 : 0);
+				b = (sib & 7) | (in->rex & 1 ? 8 : 0);
 				if (idx != 4)
-					base += (uint64_t)*nc_reg(uc, idx) << (s >> 6);
-				if ((s & 7) == 5 && in->mod == 0) {
-					if (i + 4 > n)
-						return false;
-					int32_t d;
-
-					memcpy(&d, &in->b[i], 4);
-					disp = (uint64_t)(int64_t)d;
-					i += 4;
-				} else {
+					base += (uint64_t)*nc_reg(uc, idx) << (sib >> 6);
+				if ((sib & 7) == 5 && in->mod == 0)
+					disp32 = true;		/* no base */
+				else
 					base += (uint64_t)*nc_reg(uc, b);
-				}
 			} else if ((m & 7) == 5 && in->mod == 0) {
-				int32_t d;
-
-				if (i + 4 > n)
-					return false;
-				memcpy(&d, &in->b[i], 4);
-				disp = (uint64_t)(int64_t)d;
-				i += 4;
+				disp32 = true;
 				rip_rel = nc.lm;
 			} else {
 				base += (uint64_t)*nc_reg(uc, in->rm);
@@ -212,7 +201,7 @@ static bool decode(ucontext_t *uc, struct insn *in)
 				if (i + 1 > n)
 					return false;
 				disp = (uint64_t)(int64_t)(int8_t)in->b[i++];
-			} else if (in->mod == 2) {
+			} else if (disp32) {
 				int32_t d;
 
 				if (i + 4 > n)
@@ -479,6 +468,19 @@ static enum nc_result do_io(ucontext_t *uc, const struct insn *in)
 	return NC_DONE;
 }
 
+/* A segment load, LTR or LLDT: the selector from r/m, kept in *dst if dst. */
+static enum nc_result load_selector(ucontext_t *uc, const struct insn *in, uint16_t *dst)
+{
+	uint64_t v = in->mem ? 0 : (uint16_t)*nc_reg(uc, in->rm);
+
+	if (in->mem && !nc_read(in->ea, &v, 2))
+		return NC_FAULT_GP;
+	if (dst)
+		*dst = (uint16_t)v;
+	next(uc, in);
+	return NC_DONE;
+}
+
 enum nc_result nc_emulate_gp(ucontext_t *uc)
 {
 	struct insn in;
@@ -534,27 +536,14 @@ enum nc_result nc_emulate_gp(ucontext_t *uc)
 			NC_RIP(uc) = (greg_t)(in.imm & (in.o16 ? 0xffff : 0xffffffffULL));
 			return NC_DONE;
 		case 0x8e:			/* mov to a segment register */
-			v = in.mem ? 0 : (uint64_t)*nc_reg(uc, in.rm);
-			if (in.mem && !nc_read(in.ea, &v, 2))
-				return NC_FAULT_GP;
-			if ((in.reg & 7) == 2)
-				nc.ss = (uint16_t)v;
-			next(uc, &in);
-			return NC_DONE;
+			return load_selector(uc, &in, (in.reg & 7) == 2 ? &nc.ss : NULL);
 		}
 		return NC_UNKNOWN;
 	}
 	switch (in.op) {
 	case 0x00:
-		if ((in.reg & 7) == 3 || (in.reg & 7) == 2) {	/* ltr, lldt */
-			v = in.mem ? 0 : (uint64_t)*nc_reg(uc, in.rm);
-			if (in.mem && !nc_read(in.ea, &v, 2))
-				return NC_FAULT_GP;
-			if ((in.reg & 7) == 3)
-				nc.tr = (uint16_t)v;
-			next(uc, &in);
-			return NC_DONE;
-		}
+		if ((in.reg & 7) == 3 || (in.reg & 7) == 2)	/* ltr, lldt */
+			return load_selector(uc, &in, (in.reg & 7) == 3 ? &nc.tr : NULL);
 		return NC_UNKNOWN;
 	case 0x01:
 		return do_0f01(uc, &in);
