@@ -46,6 +46,7 @@ __attribute__((visibility("hidden"))) uint64_t nat_alt_lo, nat_alt_hi;
 
 static bool active;
 static unsigned parked;
+static unsigned stop_waiters;	/* in fk_native_stop: the only ones who care */
 static struct sigaction chained[_NSIG];
 static const int our_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS };
 
@@ -264,7 +265,8 @@ static void park(void)
 static void stop_running(void)
 {
 	nc.running = false;
-	pthread_cond_broadcast(&fk.cond);
+	if (stop_waiters)
+		pthread_cond_broadcast(&fk.cond);
 }
 
 /* Wait until this CPU's vCPU is in KVM_RUN, then run. */
@@ -292,6 +294,7 @@ void fk_native_stop(unsigned cpu)
 
 	if (!active || cpu >= ncpu_count)
 		return;
+	stop_waiters++;
 	while (ncpus[cpu].running) {
 		pthread_kill(ncpus[cpu].thread, KICK_SIG);
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -300,6 +303,7 @@ void fk_native_stop(unsigned cpu)
 			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
 		pthread_cond_timedwait(&fk.cond, &fk.lock, &ts);
 	}
+	stop_waiters--;
 }
 
 bool fk_native_active(void)
@@ -538,8 +542,10 @@ void nat_trap(int sig, siginfo_t *si, void *ctx)
 	enum nc_result r = NC_DONE;
 
 	pthread_mutex_lock(&fk.lock);
-	stop_running();
-	start_running();
+	if (fk.dead || !fk.vcpus[nc.cpu].in_run) {	/* kite wants this CPU stopped */
+		stop_running();
+		start_running();
+	}
 	pthread_mutex_unlock(&fk.lock);
 
 	if (nc.sti_step && !(sig == SIGTRAP && si->si_code == TRAP_TRACE)) {
