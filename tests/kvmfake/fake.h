@@ -17,7 +17,9 @@
  * would refuse is a KVM_EXIT_FAIL_ENTRY here too.
  *
  * What it cannot show: anything that needs the guest's instructions to run
- * (a kernel booting). guest-tests/ and the QEMU runs cover that side.
+ * (a kernel booting). guest-tests/ and the QEMU runs cover that side; where
+ * there is no KVM, KVMFAKE_GUEST=native runs the test guest's own code in
+ * place of the guest program (ncpu.h).
  */
 #ifndef KITE_TESTS_KVMFAKE_FAKE_H
 #define KITE_TESTS_KVMFAKE_FAKE_H

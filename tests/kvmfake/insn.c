@@ -37,34 +37,32 @@ greg_t *nc_reg(ucontext_t *uc, unsigned r)
 	return &uc->uc_mcontext.gregs[greg_of[r & 15]];
 }
 
-static uint64_t mask_of(unsigned sz)
+uint64_t nc_mask(unsigned sz)
 {
 	return sz >= 8 ? ~0ULL : (1ULL << (8 * sz)) - 1;
 }
 
-/* Operand of `sz` bytes from register r (AH..BH for 4-7 without REX). */
-static uint64_t get_reg(ucontext_t *uc, const struct insn *in, unsigned r, unsigned sz)
+uint64_t nc_get_reg(ucontext_t *uc, unsigned r, unsigned sz, bool rex)
 {
-	if (sz == 1 && !in->rex && r >= 4 && r < 8)
+	if (sz == 1 && !rex && r >= 4 && r < 8)
 		return ((uint64_t)*nc_reg(uc, r - 4) >> 8) & 0xff;
-	return (uint64_t)*nc_reg(uc, r) & mask_of(sz);
+	return (uint64_t)*nc_reg(uc, r) & nc_mask(sz);
 }
 
-/* Write a result: 8- and 16-bit writes merge, 32-bit ones zero-extend. */
-static void set_reg(ucontext_t *uc, const struct insn *in, unsigned r, unsigned sz, uint64_t v)
+void nc_set_reg(ucontext_t *uc, unsigned r, unsigned sz, bool rex, uint64_t v)
 {
 	greg_t *g;
 
-	if (sz == 1 && !in->rex && r >= 4 && r < 8) {
+	if (sz == 1 && !rex && r >= 4 && r < 8) {
 		g = nc_reg(uc, r - 4);
 		*g = (greg_t)(((uint64_t)*g & ~0xff00ULL) | (v & 0xff) << 8);
 		return;
 	}
 	g = nc_reg(uc, r);
 	if (sz == 1 || sz == 2)
-		*g = (greg_t)(((uint64_t)*g & ~mask_of(sz)) | (v & mask_of(sz)));
+		*g = (greg_t)(((uint64_t)*g & ~nc_mask(sz)) | (v & nc_mask(sz)));
 	else
-		*g = (greg_t)(v & mask_of(sz));
+		*g = (greg_t)(v & nc_mask(sz));
 }
 
 static uint64_t sext(uint64_t v, unsigned sz)
@@ -255,7 +253,7 @@ static enum nc_result alu_mem(ucontext_t *uc, const struct insn *in, uint64_t gp
 		op = in->op >> 3;
 		n = in->op & 1 ? osz : 1;
 		to_reg = in->op & 2;
-		src = get_reg(uc, in, in->reg, n);
+		src = nc_get_reg(uc, in->reg, n, in->rex);
 	} else if (in->op == 0x80 || in->op == 0x81 || in->op == 0x83) {
 		op = in->reg & 7;
 		n = in->op == 0x80 ? 1 : osz;
@@ -263,7 +261,7 @@ static enum nc_result alu_mem(ucontext_t *uc, const struct insn *in, uint64_t gp
 	} else if (in->op == 0x84 || in->op == 0x85) {
 		op = 4, test = true;
 		n = in->op & 1 ? osz : 1;
-		src = get_reg(uc, in, in->reg, n);
+		src = nc_get_reg(uc, in->reg, n, in->rex);
 	} else if ((in->op == 0xf6 || in->op == 0xf7) && (in->reg & 7) == 0) {
 		op = 4, test = true;
 		n = in->op & 1 ? osz : 1;
@@ -273,12 +271,12 @@ static enum nc_result alu_mem(ucontext_t *uc, const struct insn *in, uint64_t gp
 	}
 	if (op == 2 || op == 3)			/* adc, sbb */
 		return NC_UNKNOWN;
-	m = nc_phys(gpa, n, false, 0) & mask_of(n);
+	m = nc_phys(gpa, n, false, 0) & nc_mask(n);
 	if (to_reg) {
-		d = get_reg(uc, in, in->reg, n);
+		d = nc_get_reg(uc, in->reg, n, in->rex);
 		nc_alu(uc, op, &d, m, n);
 		if (op != 7)
-			set_reg(uc, in, in->reg, n, d);
+			nc_set_reg(uc, in->reg, n, in->rex, d);
 	} else {
 		d = m;
 		nc_alu(uc, op, &d, src, n);
@@ -303,8 +301,8 @@ enum nc_result nc_emulate_access(ucontext_t *uc, uint64_t gpa)
 		return NC_UNKNOWN;
 	if (!in.two) {
 		switch (in.op) {
-		case 0x88: write = true, sz = 1, v = get_reg(uc, &in, in.reg, 1); break;
-		case 0x89: write = true, sz = osz, v = get_reg(uc, &in, in.reg, osz); break;
+		case 0x88: write = true, sz = 1, v = nc_get_reg(uc, in.reg, 1, in.rex); break;
+		case 0x89: write = true, sz = osz, v = nc_get_reg(uc, in.reg, osz, in.rex); break;
 		case 0xc6: write = true, sz = 1, v = in.imm; break;
 		case 0xc7: write = true, sz = osz, v = sext(in.imm, in.o16 ? 2 : 4); break;
 		case 0x8a: sz = 1; break;
@@ -322,12 +320,12 @@ enum nc_result nc_emulate_access(ucontext_t *uc, uint64_t gpa)
 		}
 	}
 	if (write) {
-		nc_phys(gpa, sz, true, v & mask_of(sz));
+		nc_phys(gpa, sz, true, v & nc_mask(sz));
 	} else {
-		v = nc_phys(gpa, sz, false, 0) & mask_of(sz);
+		v = nc_phys(gpa, sz, false, 0) & nc_mask(sz);
 		if (sign)
 			v = sext(v, sz);
-		set_reg(uc, &in, in.reg, (in.two || in.op == 0x63) ? osz : sz, v);
+		nc_set_reg(uc, in.reg, (in.two || in.op == 0x63) ? osz : sz, in.rex, v);
 	}
 	next(uc, &in);
 	return NC_DONE;
@@ -458,11 +456,11 @@ static enum nc_result do_io(ucontext_t *uc, const struct insn *in)
 	if (in->rep)
 		return NC_UNKNOWN;
 	if (op & 2) {
-		nc_port(port, sz, true, (uint64_t)*rax & mask_of(sz));
+		nc_port(port, sz, true, (uint64_t)*rax & nc_mask(sz));
 	} else {
 		uint64_t v = nc_port(port, sz, false, 0);
 
-		set_reg(uc, in, 0, sz, v);
+		nc_set_reg(uc, 0, sz, in->rex, v);
 	}
 	next(uc, in);
 	return NC_DONE;

@@ -42,31 +42,6 @@ static uint64_t fetch_imm(struct op *o, unsigned n, bool *ok)
 	return v;
 }
 
-static uint64_t szmask(unsigned n)
-{
-	return n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
-}
-
-static uint64_t reg_get(ucontext_t *uc, unsigned r, unsigned n)
-{
-	if (n == 1 && r >= 4)
-		return ((uint64_t)*nc_reg(uc, r - 4) >> 8) & 0xff;
-	return (uint64_t)*nc_reg(uc, r) & szmask(n);
-}
-
-static void reg_set(ucontext_t *uc, unsigned r, unsigned n, uint64_t v)
-{
-	greg_t *g = nc_reg(uc, n == 1 && r >= 4 ? r - 4 : r);
-	unsigned sh = n == 1 && r >= 4 ? 8 : 0;
-
-	/* Outside 64-bit mode a 32-bit write leaves the upper half undefined;
-	 * zero-extending is what the hardware does. */
-	if (n == 4)
-		*g = (greg_t)(uint32_t)v;
-	else
-		*g = (greg_t)(((uint64_t)*g & ~(szmask(n) << sh)) | (v & szmask(n)) << sh);
-}
-
 static bool modrm(ucontext_t *uc, struct op *o)
 {
 	uint8_t m;
@@ -129,7 +104,7 @@ static bool rm_get(ucontext_t *uc, const struct op *o, unsigned n, uint64_t *v)
 {
 	*v = 0;
 	if (!o->mem) {
-		*v = reg_get(uc, o->rm, n);
+		*v = nc_get_reg(uc, o->rm, n, false);
 		return true;
 	}
 	return nc_read(o->ea, v, n);
@@ -138,7 +113,7 @@ static bool rm_get(ucontext_t *uc, const struct op *o, unsigned n, uint64_t *v)
 static bool rm_set(ucontext_t *uc, const struct op *o, unsigned n, uint64_t v)
 {
 	if (!o->mem) {
-		reg_set(uc, o->rm, n, v);
+		nc_set_reg(uc, o->rm, n, false, v);
 		return true;
 	}
 	return nc_write(o->ea, &v, n);
@@ -188,7 +163,7 @@ static bool far_jump(ucontext_t *uc, uint16_t sel, uint64_t off)
 
 bool nc_alu(ucontext_t *uc, unsigned op, uint64_t *dst, uint64_t src, unsigned n)
 {
-	uint64_t a = *dst & szmask(n), b = src & szmask(n), r, sb = 1ULL << (8 * n - 1);
+	uint64_t a = *dst & nc_mask(n), b = src & nc_mask(n), r, sb = 1ULL << (8 * n - 1);
 	uint64_t f = (uint64_t)NC_EFL(uc) & ~0x8d5ULL;	/* CF PF AF ZF SF OF */
 
 	switch (op) {
@@ -199,7 +174,7 @@ bool nc_alu(ucontext_t *uc, unsigned op, uint64_t *dst, uint64_t src, unsigned n
 	case 6: r = a ^ b; break;
 	default: return false;			/* adc, sbb: not here */
 	}
-	r &= szmask(n);
+	r &= nc_mask(n);
 	if (op == 0) {
 		f |= (r < a ? 1 : 0) | (((a ^ r) & (b ^ r) & sb) ? 0x800 : 0) | ((a ^ b ^ r) & 0x10);
 	} else if (op == 5 || op == 7) {
@@ -217,11 +192,6 @@ bool nc_alu(ucontext_t *uc, unsigned op, uint64_t *dst, uint64_t src, unsigned n
 	return true;
 }
 
-static bool alu(ucontext_t *uc, unsigned op, uint64_t *dst, uint64_t src, unsigned n)
-{
-	return nc_alu(uc, op, dst, src, n);
-}
-
 /* One instruction; false if it is not one this interpreter knows. */
 static bool step(ucontext_t *uc)
 {
@@ -229,6 +199,7 @@ static bool step(ucontext_t *uc)
 	uint8_t b, b2;
 	uint64_t v, w;
 	bool ok = true, code32 = nc.code32;
+	const uint64_t ipmask = code32 ? 0xffffffffULL : 0xffff;	/* EIP or IP */
 
 	o.lin = nc.seg_base[1] + (uint64_t)NC_RIP(uc);
 	o.osz = o.asz = code32 ? 4 : 2;
@@ -246,7 +217,7 @@ static bool step(ucontext_t *uc)
 		else
 			break;
 	}
-#define NEXT() (NC_RIP(uc) = (greg_t)(((uint64_t)NC_RIP(uc) + o.i) & (code32 ? 0xffffffffULL : 0xffff)))
+#define NEXT() (NC_RIP(uc) = (greg_t)(((uint64_t)NC_RIP(uc) + o.i) & ipmask))
 	switch (b) {
 	case 0xfa: nc.vif = false; NEXT(); return true;
 	case 0xfb: nc.vif = true; NEXT(); return true;
@@ -257,14 +228,14 @@ static bool step(ucontext_t *uc)
 	case 0xeb:
 		v = (uint64_t)(int64_t)(int8_t)fetch_imm(&o, 1, &ok);
 		NEXT();
-		NC_RIP(uc) = (greg_t)(((uint64_t)NC_RIP(uc) + v) & (code32 ? 0xffffffffULL : 0xffff));
+		NC_RIP(uc) = (greg_t)(((uint64_t)NC_RIP(uc) + v) & ipmask);
 		return ok;
 	case 0xe9:
 		v = fetch_imm(&o, o.osz, &ok);
 		if (o.osz == 4)
 			v = (uint64_t)(int64_t)(int32_t)v;
 		NEXT();
-		NC_RIP(uc) = (greg_t)(((uint64_t)NC_RIP(uc) + v) & (code32 ? 0xffffffffULL : 0xffff));
+		NC_RIP(uc) = (greg_t)(((uint64_t)NC_RIP(uc) + v) & ipmask);
 		return ok;
 	case 0xea:
 		v = fetch_imm(&o, o.osz, &ok);
@@ -275,32 +246,32 @@ static bool step(ucontext_t *uc)
 		if (!ok)
 			return false;
 		if (b == 0xa3) {
-			w = reg_get(uc, 0, o.osz);
+			w = nc_get_reg(uc, 0, o.osz, false);
 			ok = nc_write(v, &w, o.osz);
 		} else {
 			w = 0;
 			ok = nc_read(v, &w, o.osz);
-			reg_set(uc, 0, o.osz, w);
+			nc_set_reg(uc, 0, o.osz, false, w);
 		}
 		NEXT();
 		return ok;
 	case 0x05: case 0x0d: case 0x25: case 0x2d: case 0x35: case 0x3d:	/* op eAX, imm */
-		v = reg_get(uc, 0, o.osz);
+		v = nc_get_reg(uc, 0, o.osz, false);
 		w = fetch_imm(&o, o.osz, &ok);
-		ok = ok && alu(uc, b >> 3, &v, w, o.osz);
-		reg_set(uc, 0, o.osz, v);
+		ok = ok && nc_alu(uc, b >> 3, &v, w, o.osz);
+		nc_set_reg(uc, 0, o.osz, false, v);
 		NEXT();
 		return ok;
 	case 0x01: case 0x09: case 0x21: case 0x29: case 0x31: case 0x39:	/* op r/m, r */
 	case 0x03: case 0x0b: case 0x23: case 0x2b: case 0x33: case 0x3b:	/* op r, r/m */
 		if (!modrm(uc, &o) || !rm_get(uc, &o, o.osz, &v))
 			return false;
-		w = reg_get(uc, o.reg, o.osz);
+		w = nc_get_reg(uc, o.reg, o.osz, false);
 		if (b & 2) {
-			ok = alu(uc, b >> 3, &w, v, o.osz);
-			reg_set(uc, o.reg, o.osz, w);
+			ok = nc_alu(uc, b >> 3, &w, v, o.osz);
+			nc_set_reg(uc, o.reg, o.osz, false, w);
 		} else {
-			ok = alu(uc, b >> 3, &v, w, o.osz) && rm_set(uc, &o, o.osz, v);
+			ok = nc_alu(uc, b >> 3, &v, w, o.osz) && rm_set(uc, &o, o.osz, v);
 		}
 		NEXT();
 		return ok;
@@ -310,7 +281,7 @@ static bool step(ucontext_t *uc)
 		w = fetch_imm(&o, b == 0x83 ? 1 : o.osz, &ok);
 		if (b == 0x83)
 			w = (uint64_t)(int64_t)(int8_t)w;
-		ok = ok && alu(uc, o.reg, &v, w, o.osz) && rm_set(uc, &o, o.osz, v);
+		ok = ok && nc_alu(uc, o.reg, &v, w, o.osz) && rm_set(uc, &o, o.osz, v);
 		NEXT();
 		return ok;
 	case 0x88: case 0x89: case 0x8a: case 0x8b: {
@@ -319,9 +290,9 @@ static bool step(ucontext_t *uc)
 		if (!modrm(uc, &o))
 			return false;
 		if (b & 2)
-			ok = rm_get(uc, &o, n, &v), reg_set(uc, o.reg, n, v);
+			ok = rm_get(uc, &o, n, &v), nc_set_reg(uc, o.reg, n, false, v);
 		else
-			ok = rm_set(uc, &o, n, reg_get(uc, o.reg, n));
+			ok = rm_set(uc, &o, n, nc_get_reg(uc, o.reg, n, false));
 		NEXT();
 		return ok;
 	}
@@ -357,20 +328,20 @@ static bool step(ucontext_t *uc)
 		if (!ok)
 			return false;
 		if (b & 2)
-			nc_port(port, n, true, reg_get(uc, 0, n));
+			nc_port(port, n, true, nc_get_reg(uc, 0, n, false));
 		else
-			reg_set(uc, 0, n, nc_port(port, n, false, 0));
+			nc_set_reg(uc, 0, n, false, nc_port(port, n, false, 0));
 		NEXT();
 		return true;
 	}
 	}
 	if (b >= 0xb8 && b <= 0xbf) {
-		reg_set(uc, b - 0xb8, o.osz, fetch_imm(&o, o.osz, &ok));
+		nc_set_reg(uc, b - 0xb8, o.osz, false, fetch_imm(&o, o.osz, &ok));
 		NEXT();
 		return ok;
 	}
 	if (b >= 0xb0 && b <= 0xb7) {
-		reg_set(uc, b - 0xb0, 1, fetch_imm(&o, 1, &ok));
+		nc_set_reg(uc, b - 0xb0, 1, false, fetch_imm(&o, 1, &ok));
 		NEXT();
 		return ok;
 	}
@@ -404,7 +375,7 @@ static bool step(ucontext_t *uc)
 		if (!cr)
 			return false;
 		if (b2 == 0x20) {
-			reg_set(uc, o.rm, 4, *cr);
+			nc_set_reg(uc, o.rm, 4, false, *cr);
 		} else {
 			*cr = (uint32_t)*nc_reg(uc, o.rm);
 			if (o.reg == 0 && (nc.cr0 & 0x80000001u) == 0x80000001u && (nc.efer & 0x100))
@@ -420,8 +391,8 @@ static bool step(ucontext_t *uc)
 		return true;
 	case 0x32:
 		v = nc_rdmsr((uint32_t)*nc_reg(uc, 1));
-		reg_set(uc, 0, 4, v);
-		reg_set(uc, 2, 4, v >> 32);
+		nc_set_reg(uc, 0, 4, false, v);
+		nc_set_reg(uc, 2, 4, false, v >> 32);
 		NEXT();
 		return true;
 	}

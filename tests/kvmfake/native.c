@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * kvmfake's native CPU (ncpu.h): the set-up, the trap handler, interrupt
- * delivery through the guest's IDT, the in-kernel devices KVM would serve
- * (LAPIC, IOAPIC, PIC and PIT ports), and stopping when kite pauses vCPU 0.
+ * kvmfake's native CPU (ncpu.h): the set-up, the CPU threads, the trap
+ * handler, interrupt delivery through the guest's IDT, and stopping when
+ * kite takes a vCPU out of KVM_RUN.
  *
- * Threads: the CPU is the fake's guest thread. Every trap runs its handler
- * on that thread's signal stack; the handler may block there (a port read
- * waits for kite's KVM_RUN to complete it, HLT waits for an interrupt).
- * `running` (under fk.lock) says the CPU may execute guest code or touch
- * guest RAM: it is only set while vCPU 0 is inside KVM_RUN, and vCPU 0 does
+ * Threads: one a vCPU; CPU 0 is the fake's guest thread, an AP's thread
+ * starts the guest at INIT/SIPI. Every trap runs its handler on that
+ * thread's signal stack; the handler may block there (a port read waits
+ * for kite's KVM_RUN to complete it, HLT waits for an interrupt). A CPU's
+ * `running` (under fk.lock) says it may execute guest code or touch guest
+ * RAM: it is only set while its vCPU is inside KVM_RUN, and the vCPU does
  * not leave KVM_RUN on a kick until the CPU has stopped (fk_native_stop),
  * so kite's view of a paused vCPU holds here as it does under KVM.
  */
@@ -354,16 +355,23 @@ static bool gdt_desc(uint16_t sel, uint64_t *d)
 	       nc_read(nc.gdt_base + (sel & ~7u), d, 8);
 }
 
+/* The host's selectors the signal return loads: its 64-bit or 32-bit user
+ * code segment, and SS __USER_DS. */
+static void host_cs(ucontext_t *uc, bool lm)
+{
+	greg_t *csgsfs = &uc->uc_mcontext.gregs[REG_CSGSFS];
+
+	*csgsfs = (greg_t)(((uint64_t)*csgsfs & 0x0000ffffffff0000ULL) | (lm ? 0x33 : 0x23) |
+			   0x2bULL << 48);
+}
+
 void nc_set_cs(ucontext_t *uc, uint16_t sel)
 {
 	uint64_t d = 0;
-	greg_t *csgsfs = &uc->uc_mcontext.gregs[REG_CSGSFS];
 
 	nc.cs = sel;
 	nc.lm = gdt_desc(sel, &d) ? (d >> 53) & 1 : true;
-	/* The host's 64-bit and 32-bit user code segments; SS __USER_DS. */
-	*csgsfs = (greg_t)(((uint64_t)*csgsfs & 0x0000ffffffff0000ULL) | (nc.lm ? 0x33 : 0x23) |
-			   0x2bULL << 48);
+	host_cs(uc, nc.lm);
 }
 
 static bool tss_stack(unsigned ist, uint64_t *rsp)
@@ -530,8 +538,7 @@ static void enter(ucontext_t *uc)
 	/* 64-bit code runs natively from here; anything else is interpreted
 	 * until it far-jumps into 64-bit code. */
 	nc.lm = s.cs.l;
-	uc->uc_mcontext.gregs[REG_CSGSFS] = (greg_t)(((uint64_t)uc->uc_mcontext.gregs[REG_CSGSFS] &
-						      0x0000ffffffff0000ULL) | 0x33 | 0x2bULL << 48);
+	host_cs(uc, true);	/* what interp.c leaves for: 64-bit code */
 	if (!nc.lm && !nc_interpret(uc))
 		shut_down("start-up code it cannot interpret");
 }

@@ -1,24 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kvmfake's native CPU (KVMFAKE_GUEST=native), shared by native.c (traps,
- * interrupts, the LAPIC and IOAPIC, entry and stop) and insn.c (decoding
- * and emulating the instructions that trapped).
+ * interrupts, CPU threads, entry and stop), ndev.c (the LAPIC, IOAPIC,
+ * legacy ports and MSRs), insn.c (decoding and emulating the instructions
+ * that trapped) and interp.c (16/32-bit start-up code).
  *
- * The guest image kite loaded runs for real on the fake's guest thread, in
+ * The guest image kite loaded runs for real, one thread a vCPU, in
  * ring 3 of this process, on a second mapping of kite's guest RAM at
  * virtual address = guest-physical address (the test guest identity-maps
  * its RAM, so its linear addresses are physical ones). What ring 3 may not
  * do traps, and is emulated here: port I/O, privileged instructions
  * (#GP -> SIGSEGV), MMIO (a fault in the MMIO hole -> SIGSEGV at that
- * address), int $0x80 (a compat syscall -> SIGSYS from this thread's own
- * seccomp filter), ud2 (SIGILL), int3 and single steps (SIGTRAP).
+ * address), int $0x80 (a compat syscall -> SIGSYS from the CPU threads'
+ * own seccomp filter), ud2 (SIGILL), int3 and single steps (SIGTRAP).
  * Interrupt delivery, IRET and far transfers follow the SDM's 64-bit rules
  * on the guest's own IDT, GDT and TSS, so its ring 0 / ring 3 split works.
  *
- * What it cannot do: real mode (no AP start-up, so one vCPU), the guest's
- * own page tables (its linear addresses must be physical), CPUID (executes
- * natively: the host's leaves, not kite's; CPUID faulting is not offered
- * here), and reading %cs (always ring 3's selector).
+ * What it cannot do: real mode beyond what interp.c knows (start-up stubs),
+ * a guest whose linear addresses are not physical (its page tables are
+ * walked only to tell a #PF), CPUID (executes natively: the host's leaves,
+ * not kite's; CPUID faulting is not offered here), and reading %cs (always
+ * ring 3's selector).
  */
 #ifndef KITE_TESTS_KVMFAKE_NCPU_H
 #define KITE_TESTS_KVMFAKE_NCPU_H
@@ -66,6 +68,11 @@ extern __thread struct ncpu *nc_self;
 
 /* General registers by x86 number (0 rax .. 15 r15), RIP, RFLAGS. */
 greg_t *nc_reg(ucontext_t *uc, unsigned r);
+/* An operand of sz bytes of register r (without REX, 4-7 at byte size are
+ * AH..BH); writes of 8 and 16 bits merge, 32-bit ones zero-extend. */
+uint64_t nc_mask(unsigned sz);
+uint64_t nc_get_reg(ucontext_t *uc, unsigned r, unsigned sz, bool rex);
+void nc_set_reg(ucontext_t *uc, unsigned r, unsigned sz, bool rex, uint64_t v);
 #define NC_RIP(uc) ((uc)->uc_mcontext.gregs[REG_RIP])
 #define NC_RSP(uc) ((uc)->uc_mcontext.gregs[REG_RSP])
 #define NC_EFL(uc) ((uc)->uc_mcontext.gregs[REG_EFL])
