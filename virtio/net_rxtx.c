@@ -231,7 +231,7 @@ static void rx_push(struct net_vq *q, struct virtq *vq, struct rx_slot *s, struc
 }
 
 /* A frame of len bytes (header included) landed in s. */
-static void rx_deliver(struct net_vq *q, struct rx_slot *s, uint32_t len, struct virtq *vq)
+static void rx_deliver(struct net_vq *q, struct virtq *vq, struct rx_slot *s, uint32_t len)
 {
 	struct net_rx *rx = q->rx;
 	uint8_t h[HDR_LEN];
@@ -298,7 +298,7 @@ void net_rx_done(struct io_op *op, int res, uint32_t cqe_flags)
 	s->armed = false;
 	if (vq && !atomic_load(&q->stopping)) {
 		if (res >= 0) {
-			rx_deliver(q, s, (uint32_t)res, vq);
+			rx_deliver(q, vq, s, (uint32_t)res);
 		} else if (res == -EAGAIN) {
 			rx_poll(q);	/* kernels that do not wait inside io_uring */
 		} else if (res != -ECANCELED) {
