@@ -67,7 +67,7 @@ test: all $(BUILD)/unit-tests $(BUILD)/kvmfake.so
 	@bash tests/run-all.sh $(BUILD)
 
 # Linux early-boot smoke test (fetches the Debian cloud kernel into build/).
-linux-smoke: all
+linux-smoke: all $(BUILD)/kvmfake.so
 	@bash guest-tests/linux-smoke.sh $(BUILD)
 
 # `make bench`: kite's virtio-blk and virtio-scsi beside QEMU's and host fio

@@ -20,7 +20,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$here/lib.sh"
 
-if ! kite_cpu "$BUILD"; then
+# KITE_GUEST_CPU=emu: without KVM, the emulated CPU instead of the native
+# one (the boot vCPU only: runs with more vCPUs are skipped).
+if [ "${KITE_GUEST_CPU:-native}" = emu ] && [ -z "$(kvm_unusable_reason)" ]; then
+	echo "SKIPPED: kite guest tests on the emulated CPU: /dev/kvm is usable, and the stand-in is for hosts without it"
+	SKIPPED=1
+	summary
+	exit 0
+fi
+if ! kite_cpu "$BUILD" "${KITE_GUEST_CPU:-native}"; then
 	echo "SKIPPED: kite guest tests: $KITE_CPU_WHY"
 	SKIPPED=1
 	summary
@@ -91,6 +99,10 @@ run_case() {
 	shift 6
 	local log=$OUT/$name.log err=$OUT/$name.kite-out st got why opt
 	local -a extra=()
+	if [ -n "$KITE_NATIVE" ] && [ "${KITE_GUEST_CPU:-native}" = emu ] && [ "$cpus" -gt 1 ]; then
+		skip "$name" "the emulated CPU runs the boot vCPU only"
+		return
+	fi
 	if [ -n "$KITE_NATIVE" ] && [ -n "$KITE_ASAN" ] && [ "$(mib "$mem")" -gt 2048 ]; then
 		skip "$name" "a sanitized kite on the native CPU: guest RAM above 2 GiB would sit on ASan's shadow"
 		return
@@ -103,7 +115,7 @@ run_case() {
 			fi
 		fi
 	done
-	[ -z "$KITE_NATIVE" ] || args="$args cpuid=host"
+	[ -z "$KITE_NATIVE" ] || [ "${KITE_GUEST_CPU:-native}" = emu ] || args="$args cpuid=host"
 	args="$args cmdline_crc=$(crc32_hex "$args")"
 	rm -f "$log"
 	set +e

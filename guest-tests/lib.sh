@@ -42,8 +42,11 @@ kvm_unusable_reason() {
 # its guest-physical addresses, and above 2 GiB ASan keeps its shadow there.
 # Returns 1 with KITE_CPU_WHY set when neither can run (KITE_NATIVE_OFF=1
 # in the environment turns the stand-in off).
+# kite_cpu BUILD emu: the stand-in is kvmfake's emulated CPU instead
+# (tests/kvmfake/emu.h: an interpreter with the guest's own page tables,
+# the boot vCPU only), which runs what the native CPU cannot: Linux.
 kite_cpu() {
-	local build=$1 reason
+	local build=$1 cpu=${2:-native} reason
 	KITE_PRE=()
 	KITE_NATIVE=
 	KITE_CPU_NOTE=
@@ -57,7 +60,7 @@ kite_cpu() {
 		KITE_CPU_WHY="$reason, and kvmfake's native CPU ($build/kvmfake.so) is not built"
 		return 1
 	fi
-	KITE_PRE=(env KVMFAKE_GUEST=native "LD_PRELOAD=$(cd "$build" && pwd)/kvmfake.so")
+	KITE_PRE=(env "KVMFAKE_GUEST=$cpu" "LD_PRELOAD=$(cd "$build" && pwd)/kvmfake.so")
 	# A sanitized kite: ASan's runtime is not first in the library list.
 	KITE_ASAN=
 	if ldd "$build/kite" 2>/dev/null | grep -q libasan; then
@@ -67,6 +70,9 @@ kite_cpu() {
 	fi
 	KITE_NATIVE=1
 	KITE_CPU_NOTE="no KVM here ($reason): kite runs the guest on kvmfake's native CPU (trap and emulate; CPUID is the host's)"
+	if [ "$cpu" = emu ]; then
+		KITE_CPU_NOTE="no KVM here ($reason): kite runs the guest on kvmfake's emulated CPU (an x86-64 interpreter, boot vCPU only; CPUID is kite's, less what it lacks)"
+	fi
 }
 
 # check_test_log LOG [CASE...]: every required case (GUEST_CASES and the

@@ -45,6 +45,8 @@ run "kite command line" bash tests/cli.sh "$BUILD"
 run "ACPI tables through iasl" bash tests/acpi-iasl.sh "$BUILD"
 run "test guest under QEMU" bash guest-tests/qemu-guest.sh "$BUILD"
 run "test guest under kite" bash guest-tests/kite-guest.sh "$BUILD"
+run "test guest under kite, on kvmfake's emulated CPU (no KVM only)" \
+	env KITE_GUEST_CPU=emu bash guest-tests/kite-guest.sh "$BUILD"
 run "virtio-blk data safety across SIGKILL" bash guest-tests/blk-data-safety.sh "$BUILD"
 run "virtio-net under QEMU" bash guest-tests/net-test.sh "$BUILD" --vmm qemu
 run "virtio-net under kite" bash guest-tests/net-test.sh "$BUILD" --vmm kite

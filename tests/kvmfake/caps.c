@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "emu.h"
 #include "model.h"
 
 long fk_check_extension(long cap)
@@ -119,6 +120,8 @@ long fk_supported_cpuid(void *arg)
 
 	if (n > c->nent)
 		return -E2BIG;
+	if (fk_emu_wanted())
+		fk_emu_cpuid(c->entries, n);
 	c->nent = n;
 	return 0;
 }

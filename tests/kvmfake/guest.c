@@ -25,6 +25,8 @@
  *   KVMFAKE_GUEST=shutdown a line, then a triple fault (KVM_EXIT_SHUTDOWN)
  *   KVMFAKE_GUEST=native   no guest program: the guest image kite loaded runs
  *                          natively, trapped and emulated (native.c, ncpu.h)
+ *   KVMFAKE_GUEST=emu      no guest program: the guest image kite loaded is
+ *                          interpreted, boot vCPU only (emu.c, emu.h)
  *   KVMFAKE_FAIL_ENTRY=1   (kvm.c) vCPU 0's first entry fails
  *   KVMFAKE_BOOT=pvh|linux64|multiboot  the protocol kite should enter by
  *   KVMFAKE_CMDLINE=...    the command line kite should pass
@@ -38,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "emu.h"
 #include "gprog.h"
 
 #define COM1		0x3f8
@@ -382,6 +385,8 @@ void guest_main(void)
 
 	if (!strcmp(mode, "native"))
 		return native_main();
+	if (!strcmp(mode, "emu"))
+		return emu_main();
 	say("kvmfake guest program: mode %s\n", mode);
 	if (!strcmp(mode, "shutdown")) {
 		say("shutdown: a triple fault next\n");

@@ -45,7 +45,7 @@ __thread struct ncpu *nc_self;
 /* Read by the signal entry stub below: where the CPUs' signal stacks are. */
 __attribute__((visibility("hidden"))) uint64_t nat_alt_lo, nat_alt_hi;
 
-static bool active;
+static bool active, emu;
 static unsigned parked;
 static unsigned stop_waiters;	/* in fk_native_stop: the only ones who care */
 static struct sigaction chained[_NSIG];
@@ -263,7 +263,7 @@ static void park(void)
 		pause();
 }
 
-static void stop_running(void)
+void nc_stop_running(void)
 {
 	nc.running = false;
 	if (stop_waiters)
@@ -271,11 +271,11 @@ static void stop_running(void)
 }
 
 /* Wait until this CPU's vCPU is in KVM_RUN, then run. */
-static void start_running(void)
+void nc_start_running(void)
 {
 	while (!fk.dead && !fk.vcpus[nc.cpu].in_run) {
 		if (nc.running)
-			stop_running();
+			nc_stop_running();
 		pthread_cond_wait(&fk.cond, &fk.lock);
 	}
 	if (fk.dead)
@@ -283,10 +283,19 @@ static void start_running(void)
 	nc.running = true;
 }
 
+/* Make CPU cpu look at fk: a flag the interpreter polls, a signal for
+ * code running natively. */
+static void kick(unsigned cpu)
+{
+	__atomic_store_n(&ncpus[cpu].kick, true, __ATOMIC_RELAXED);
+	if (!emu)
+		pthread_kill(ncpus[cpu].thread, KICK_SIG);
+}
+
 void fk_native_poke(unsigned cpu)
 {
 	if (active && cpu < ncpu_count)
-		pthread_kill(ncpus[cpu].thread, KICK_SIG);
+		kick(cpu);
 }
 
 void fk_native_stop(unsigned cpu)
@@ -297,7 +306,7 @@ void fk_native_stop(unsigned cpu)
 		return;
 	stop_waiters++;
 	while (ncpus[cpu].running) {
-		pthread_kill(ncpus[cpu].thread, KICK_SIG);
+		kick(cpu);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 2000000;
 		if (ts.tv_nsec >= 1000000000L)
@@ -318,11 +327,11 @@ uint64_t nc_exit_access(bool pio, uint64_t addr, unsigned len, bool write, uint6
 	uint64_t r;
 
 	pthread_mutex_lock(&fk.lock);
-	stop_running();
+	nc_stop_running();
 	pthread_mutex_unlock(&fk.lock);
 	r = fk_access(nc.cpu, pio ? KVM_EXIT_IO : KVM_EXIT_MMIO, addr, len, write, val);
 	pthread_mutex_lock(&fk.lock);
-	start_running();
+	nc_start_running();
 	pthread_mutex_unlock(&fk.lock);
 	return r;
 }
@@ -449,7 +458,7 @@ void nc_halt(void)
 	struct timespec ts;
 
 	pthread_mutex_lock(&fk.lock);
-	stop_running();
+	nc_stop_running();
 	/* Up to 10 ms: a guest with no interrupt coming polls its clock
 	 * afterwards (this CPU has no LAPIC timer to wake it). */
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -459,7 +468,7 @@ void nc_halt(void)
 	while (!fk.dead && !(nc.vif && nc_next_vector() >= 0))
 		if (pthread_cond_timedwait(&fk.cond, &fk.lock, &ts) == ETIMEDOUT && nc.vif)
 			break;
-	start_running();
+	nc_start_running();
 	pthread_mutex_unlock(&fk.lock);
 }
 
@@ -476,12 +485,12 @@ void nc_complain_insn(const ucontext_t *uc, const char *what)
 		    nc.cpu, what, (unsigned long long)rip, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
 }
 
-static void shut_down(const char *why)
+void nc_shut_down(const char *why)
 {
 	fprintf(stderr, "kvmfake: native CPU %u: %s: triple fault (KVM_EXIT_SHUTDOWN)\n", nc.cpu, why);
 	fk_access(nc.cpu, KVM_EXIT_SHUTDOWN, 0, 0, true, 0);
 	pthread_mutex_lock(&fk.lock);
-	stop_running();
+	nc_stop_running();
 	for (;;) {
 		if (fk.dead)
 			park();
@@ -540,7 +549,7 @@ static void enter(ucontext_t *uc)
 	nc.lm = s.cs.l;
 	host_cs(uc, true);	/* what interp.c leaves for: 64-bit code */
 	if (!nc.lm && !nc_interpret(uc))
-		shut_down("start-up code it cannot interpret");
+		nc_shut_down("start-up code it cannot interpret");
 }
 
 void nat_trap(int sig, siginfo_t *si, void *ctx)
@@ -550,8 +559,8 @@ void nat_trap(int sig, siginfo_t *si, void *ctx)
 
 	pthread_mutex_lock(&fk.lock);
 	if (fk.dead || !fk.vcpus[nc.cpu].in_run) {	/* kite wants this CPU stopped */
-		stop_running();
-		start_running();
+		nc_stop_running();
+		nc_start_running();
 	}
 	pthread_mutex_unlock(&fk.lock);
 
@@ -569,21 +578,21 @@ void nat_trap(int sig, siginfo_t *si, void *ctx)
 			nc.sti_step = false;
 			NC_EFL(uc) &= ~0x100;
 		} else if (!nc_deliver(uc, 3, false, 0, true)) {	/* int3 */
-			shut_down("#BP not delivered");
+			nc_shut_down("#BP not delivered");
 		}
 		break;
 	case SIGSYS:				/* int $0x80: our seccomp filter */
 		*nc_reg(uc, 0) = (greg_t)(uint32_t)si->si_syscall;
 		if (!nc_deliver(uc, 0x80, false, 0, true))
-			shut_down("INT 0x80 not delivered");
+			nc_shut_down("INT 0x80 not delivered");
 		break;
 	case SIGILL:
 		if (!nc_deliver(uc, 6, false, 0, false))
-			shut_down("#UD not delivered");
+			nc_shut_down("#UD not delivered");
 		break;
 	case SIGFPE:
 		if (!nc_deliver(uc, 0, false, 0, false))
-			shut_down("#DE not delivered");
+			nc_shut_down("#DE not delivered");
 		break;
 	case SIGSEGV:
 	case SIGBUS:
@@ -602,7 +611,7 @@ void nat_trap(int sig, siginfo_t *si, void *ctx)
 				nc.cr2 = a;
 				if (!nc_deliver(uc, 14, true, (fetch ? 0x10 : 0) | ((nc.cs & 3) ? 4 : 0) |
 						((uint64_t)uc->uc_mcontext.gregs[REG_ERR] & 2), false))
-					shut_down("#PF not delivered");
+					nc_shut_down("#PF not delivered");
 				break;
 			}
 			r = nc_emulate_access(uc, pa);
@@ -610,12 +619,12 @@ void nat_trap(int sig, siginfo_t *si, void *ctx)
 				nc_complain_insn(uc, "an MMIO access by an instruction not emulated");
 				nc.cr2 = a;
 				if (!nc_deliver(uc, 14, true, 4, false))
-					shut_down("#PF not delivered");
+					nc_shut_down("#PF not delivered");
 				r = NC_DONE;
 			}
 		}
 		if (r == NC_FAULT_GP && !nc_deliver(uc, 13, true, 0, false))
-			shut_down("#GP not delivered");
+			nc_shut_down("#GP not delivered");
 		if (r == NC_HALT)
 			nc_halt();
 		break;
@@ -623,7 +632,7 @@ void nat_trap(int sig, siginfo_t *si, void *ctx)
 		break;
 	}
 	pthread_mutex_lock(&fk.lock);
-	start_running();
+	nc_start_running();
 	if (nc.vif && !nc.sti_step) {
 		int v = nc_next_vector();
 
@@ -631,7 +640,7 @@ void nat_trap(int sig, siginfo_t *si, void *ctx)
 			nc_take_vector(v);
 			if (!nc_deliver(uc, (unsigned)v, false, 0, false)) {
 				pthread_mutex_unlock(&fk.lock);
-				shut_down("an interrupt not delivered");
+				nc_shut_down("an interrupt not delivered");
 			}
 		}
 	}
@@ -655,6 +664,29 @@ static bool trap_compat_syscalls(void)
 	       syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
 }
 
+/* kite's RAM slots as they are now (nc_ram's table). */
+static void note_ram(void)
+{
+	pthread_mutex_lock(&fk.lock);
+	for (unsigned i = 0; i < FK_MAX_SLOTS; i++)
+		if (fk.slots[i].used && nram < FK_MAX_SLOTS)
+			ram[nram].gpa = fk.slots[i].gpa, ram[nram].size = fk.slots[i].size,
+			ram[nram++].host = fk.slots[i].host;
+	pthread_mutex_unlock(&fk.lock);
+}
+
+void nc_begin(unsigned n, bool interpreted)
+{
+	note_ram();
+	for (unsigned i = 0; i < n; i++)
+		ncpus[i] = (struct ncpu){ .cpu = i, .sipi = -1 };
+	ncpu_count = n;
+	nc_self = &ncpus[0];
+	ncpus[0].thread = pthread_self();
+	emu = interpreted;
+	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
+}
+
 /* A second mapping of each RAM slot at its guest-physical address. */
 static bool map_identity(void)
 {
@@ -666,12 +698,6 @@ static bool map_identity(void)
 			min = 65536;
 		fclose(f);
 	}
-	pthread_mutex_lock(&fk.lock);
-	for (unsigned i = 0; i < FK_MAX_SLOTS; i++)
-		if (fk.slots[i].used)
-			ram[nram].gpa = fk.slots[i].gpa, ram[nram].size = fk.slots[i].size,
-			ram[nram++].host = fk.slots[i].host;
-	pthread_mutex_unlock(&fk.lock);
 	for (unsigned i = 0; i < nram; i++) {
 		uint64_t skip = ram[i].gpa < min ? (min - ram[i].gpa + 4095) & ~4095ULL : 0;
 		void *want = (void *)(uintptr_t)(ram[i].gpa + skip), *p;
@@ -726,12 +752,12 @@ static void cpu_main(struct ncpu *c)
 	memcpy(c->alt, &fs, sizeof(fs));	/* for nat_sig_entry */
 	if (sigaltstack(&ss, NULL)) {
 		fk_complain("native CPU %u: sigaltstack: %s", c->cpu, strerror(errno));
-		shut_down("set-up failed");
+		nc_shut_down("set-up failed");
 	}
 	pthread_mutex_lock(&fk.lock);
 	while (c->cpu && !fk.dead && c->sipi < 0)
 		pthread_cond_wait(&fk.cond, &fk.lock);
-	start_running();
+	nc_start_running();
 	pthread_mutex_unlock(&fk.lock);
 	/* The int3 enters the guest (enter()) and never comes back. */
 	entering = true;
@@ -767,11 +793,12 @@ void native_main(void)
 	pthread_mutex_unlock(&fk.lock);
 	/* Signal stacks aligned to their size: nat_sig_entry finds a CPU's
 	 * %fs base at the start of the one it is on. */
+	note_ram();
 	alt = mmap(NULL, (size_t)(n + 1) * ALT_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (alt == MAP_FAILED || !map_identity() || !trap_compat_syscalls()) {
 		fk_complain("native CPU: set-up failed (%s)", strerror(errno));
-		shut_down("set-up failed");
+		nc_shut_down("set-up failed");
 	}
 	alt = (uint8_t *)(((uintptr_t)alt + ALT_SIZE - 1) & ~(uintptr_t)(ALT_SIZE - 1));
 	nat_alt_lo = (uint64_t)(uintptr_t)alt;
@@ -790,7 +817,7 @@ void native_main(void)
 	for (unsigned i = 1; i < n; i++)
 		if (pthread_create(&ncpus[i].thread, NULL, ap_thread, &ncpus[i])) {
 			fk_complain("native CPU: cannot start CPU %u's thread", i);
-			shut_down("set-up failed");
+			nc_shut_down("set-up failed");
 		}
 	ncpus[0].thread = pthread_self();
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);

@@ -36,6 +36,7 @@ struct ncpu {
 	unsigned cpu;			/* = its vCPU's id and APIC id */
 	pthread_t thread;
 	bool running;			/* may run guest code now (fk.lock) */
+	bool kick;			/* emu.c: look at fk (set without the lock) */
 	bool init_seen;			/* an AP: INIT received, waiting for SIPI */
 	int sipi;			/* an AP: the SIPI vector to start at, or -1 */
 	uint8_t *alt;			/* its signal stack (host %fs base at alt[0]) */
@@ -95,6 +96,12 @@ int nc_next_vector(void);		/* fk.lock held: the vector to take now, or -1 */
 void nc_take_vector(int v);		/* fk.lock held */
 
 /* native.c */
+/* Set up n CPUs (emu: interpreted, no signals or second RAM mapping) with
+ * this thread as CPU 0's, and mark the CPU active. */
+void nc_begin(unsigned n, bool emu);
+void nc_start_running(void);		/* fk.lock held */
+void nc_stop_running(void);		/* fk.lock held */
+void nc_shut_down(const char *why) __attribute__((noreturn));
 uint64_t nc_exit_access(bool pio, uint64_t addr, unsigned len, bool write, uint64_t val);
 void nc_halt(void);
 /* Deliver vector (exception, interrupt or INT n) through the guest's IDT;

@@ -63,7 +63,9 @@ void fk_vcpu_reset(struct fk_vcpu *v)
 	memset(&v->xsave, 0, sizeof(v->xsave));
 	v->xsave.region[0] = 0x37f;				/* FCW, FSW 0 */
 	v->xsave.region[6] = 0x1f80;				/* MXCSR at byte 24 */
-	v->nmsrs = 0;
+	/* PAT's power-up value (SDM vol. 3, 13.12.4), as KVM resets it */
+	v->msrs[0] = (struct fk_msr){ .index = 0x277, .value = 0x0007040600070406ULL };
+	v->nmsrs = 1;
 	v->ncpuid = 0;
 	v->tsc_khz = 2000000;
 	v->ran = v->checked = false;
