@@ -26,6 +26,8 @@ BUILD=$(cd "$BUILD" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=guest-tests/lib.sh
 . "$ROOT/guest-tests/lib.sh"
+# shellcheck source=guest-tests/net-lib.sh
+. "$ROOT/guest-tests/net-lib.sh"
 DIR=$BUILD/linux
 META=${LINUX_SMOKE_PACKAGE:-linux-image-cloud-amd64}
 BOOT_TIMEOUT=${LINUX_SMOKE_TIMEOUT:-90}
@@ -74,7 +76,7 @@ need_tool() {
 
 fetch_kernel() {
 	local meta_deb real deb tmp
-	[ -s "$DIR/vmlinuz" ] && return 0
+	[ -s "$DIR/vmlinuz" ] && [ -s "$DIR/modules/order" ] && return 0
 	command -v apt-get >/dev/null || { echo "no apt-get"; return 1; }
 	tmp=$(mktemp -d "$DIR/fetch.XXXXXX") || return 1
 	# The metapackage only depends on the real, versioned image package.
@@ -96,12 +98,42 @@ fetch_kernel() {
 	deb=$(ls "$tmp/$real"_*.deb 2>/dev/null | head -n1)
 	mkdir -p "$tmp/x"
 	# Only ./boot is needed; the modules would be most of the unpacking time.
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" ./boot 2>/dev/null
+	# Only ./boot and the virtio modules the initramfs boot loads: the
+	# rest of the modules would be most of the unpacking time.
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" --wildcards ./boot \
+		'./lib/modules/*/kernel/drivers/virtio/*' './lib/modules/*/kernel/drivers/block/virtio_blk.ko' \
+		'./lib/modules/*/kernel/drivers/scsi/*' './lib/modules/*/kernel/drivers/net/*failover.ko' \
+		'./lib/modules/*/kernel/drivers/net/virtio_net.ko' './lib/modules/*/kernel/net/core/failover.ko' \
+		2>/dev/null
+	rm -rf "$DIR/modules" && mkdir -p "$DIR/modules"
+	find "$tmp/x/lib/modules" -name '*.ko' -exec cp {} "$DIR/modules/" \; 2>/dev/null
+	module_order >"$DIR/modules/order.tmp" && mv "$DIR/modules/order.tmp" "$DIR/modules/order"
+	[ -s "$DIR/modules/order" ] || echo "  $deb: the virtio modules are missing (the initramfs boot will fail)"
 	local img; img=$(ls "$tmp"/x/boot/vmlinuz-* 2>/dev/null | head -n1)
 	[ -s "$img" ] || { echo "  $deb has no boot/vmlinuz-*"; rm -rf "$tmp"; return 1; }
 	mv "$img" "$DIR/vmlinuz.tmp" && mv "$DIR/vmlinuz.tmp" "$DIR/vmlinuz"
 	echo "$real" >"$DIR/package"
 	rm -rf "$tmp"
+}
+
+# The modules the initramfs boot loads, dependencies first (each module's
+# depends= in its .modinfo), as file names in $DIR/modules.
+INIT_MODULES="virtio_pci virtio_blk virtio_scsi sd_mod virtio_net"
+module_order() {
+	local -A done=()
+	local out=()
+	add_module() {
+		local m=$1 f=$DIR/modules/$1.ko d
+		[ -n "${done[$m]:-}" ] && return 0
+		done[$m]=1
+		[ -f "$f" ] || { echo "  no $m.ko in the package" >&2; return 1; }
+		for d in $(strings -a "$f" | sed -n 's/^depends=//p' | tr ',' ' '); do
+			add_module "$d" || return 1
+		done
+		out+=("$m.ko")
+	}
+	for m in $INIT_MODULES; do add_module "$m" || return 1; done
+	printf '%s\n' "${out[@]}"
 }
 
 # le32 FILE OFFSET: the little-endian u32 at OFFSET.
@@ -367,4 +399,124 @@ echo "--- booting under kite ($MEMORY, $CPUS vCPUs, ${BOOT_TIMEOUT}s per boot at
 boot vmlinux-pvh "$DIR/vmlinux"
 boot vmlinux-linux64 "$DIR/vmlinux" --boot linux64
 boot bzImage "$DIR/vmlinuz"
+
+# --- 4. a whole boot, to an init that checks kite's devices --------------
+#
+# An initramfs holding a static /init (guest-tests/linux-init.c) and the
+# package's virtio modules: Linux's own virtio-pci, virtio-blk, virtio-scsi
+# (with sd) and virtio-net drivers against kite's devices. /init prints a
+# PASS/FAIL line per check and powers off, which ends kite with status 0.
+
+# make_initramfs OUT: a newc cpio of /init, /modules and /dev/console.
+make_initramfs() {
+	cc -static -nostdlib -ffreestanding -fno-builtin -mgeneral-regs-only -fno-stack-protector \
+		-fno-pie -no-pie -O2 -Wall -Wextra -o "$DIR/init" "$ROOT/guest-tests/linux-init.c" || return 1
+	python3 - "$1" "$DIR/init" "$DIR/modules" <<'PY'
+import os, sys
+out, init, mods = sys.argv[1:4]
+entries = [("dev", 0o040755, b"", 0), ("proc", 0o040755, b"", 0), ("sys", 0o040755, b"", 0),
+           ("modules", 0o040755, b"", 0), ("dev/console", 0o020600, b"", (5 << 8) | 1),
+           ("init", 0o100755, open(init, "rb").read(), 0)]
+order = open(os.path.join(mods, "order")).read().split()
+for f in ["order"] + order:
+    entries.append(("modules/" + f, 0o100644, open(os.path.join(mods, f), "rb").read(), 0))
+def pad(b):
+    return b + b"\0" * (-len(b) % 4)
+data = b""
+for ino, (name, mode, body, rdev) in enumerate(entries + [("TRAILER!!!", 0, b"", 0)], 1):
+    nm = name.encode() + b"\0"
+    hdr = "070701" + "".join("%08x" % v for v in (
+        ino, mode, 0, 0, 1, 0, len(body), 0, 0, rdev >> 8, rdev & 0xff, len(nm), 0))
+    data += pad(hdr.encode() + nm) + pad(body)
+open(out, "wb").write(data)
+PY
+}
+
+BOOT_WAIT=${LINUX_BOOT_TIMEOUT:-240}
+MAC=52:54:00:6b:69:74
+echo "--- booting to an init in an initramfs: Linux's virtio drivers against kite's devices"
+if [ ! -s "$DIR/modules/order" ]; then
+	fail "the package's virtio modules are in $DIR/modules"
+	summary
+fi
+if ! make_initramfs "$DIR/initramfs.cpio"; then
+	fail "build the initramfs ($ROOT/guest-tests/linux-init.c, static)"
+	summary
+fi
+IMG=$DIR/disks
+mkdir -p "$IMG"
+rm -f "$IMG"/*.img
+truncate -s 64M "$IMG/blk.img" "$IMG/scsi.img"
+truncate -s 8M "$IMG/ro.img"
+# Without KVM, kite's CPU is the emulated one: the boot vCPU only.
+ICPUS=$CPUS
+[ -n "$KITE_NATIVE" ] && ICPUS=1
+ARGS="console=ttyS0 panic=-1 kinit.blk=vda kinit.blk_sectors=131072 kinit.blk_serial=kite-lx-1"
+ARGS="$ARGS kinit.blk_queues=$ICPUS kinit.blk_ro=vdb kinit.scsi=sda kinit.scsi_sectors=131072"
+ARGS="$ARGS kinit.scsi_vendor=KITE"
+NETNS="" NET=()
+why=$(netns_unusable_reason)
+if [ -z "$why" ]; then
+	NETNS=kite-lx-$$
+	TAP=kitelx0
+	netns_create "$NETNS"
+	# kite creates the tap (in the namespace it runs in); the echo peer
+	# listens on every address there.
+	ip netns exec "$NETNS" python3 "$ROOT/guest-tests/udp-echo.py" 0.0.0.0 7777 >/dev/null &
+	ECHO_PID=$!
+	NET=(--net "tap=$TAP,mac=$MAC")
+	ARGS="$ARGS kinit.net_mac=$MAC kinit.net_ip=10.0.77.2 kinit.net_peer=10.0.77.1 kinit.net_port=7777"
+else
+	echo "  no NIC for this boot: $why"
+fi
+INIT_WANT=(modules blk-probe blk-serial blk-queues blk-rw blk-zero-discard blk-readonly
+	   scsi-probe scsi-inquiry scsi-rw scsi-zero-discard)
+[ -n "$NETNS" ] && INIT_WANT+=(net-probe net-udp)
+
+log=$DIR/initramfs.log
+rm -f "$log"
+start=$(now_ms)
+${NETNS:+ip netns exec "$NETNS"} "${KITE_PRE[@]}" "$BUILD/kite" run --kernel "$DIR/vmlinux" \
+	--initrd "$DIR/initramfs.cpio" --memory "$MEMORY" --cpus "$ICPUS" --cmdline "$ARGS" \
+	--console "file=$log" \
+	--disk "path=$IMG/blk.img,serial=kite-lx-1,queues=$ICPUS" --disk "path=$IMG/ro.img,readonly=on" \
+	--disk "path=$IMG/scsi.img,iface=scsi" "${NET[@]}" >"$DIR/initramfs.kite.out" 2>&1 &
+pid=$!
+st=""
+if [ -n "$NETNS" ]; then
+	if tap_wait "$NETNS" "$TAP" 10; then
+		tap_up "$NETNS" "$TAP" 10.0.77.1/24
+	else
+		echo "  kite made no tap $TAP in $NETNS"
+	fi
+fi
+while :; do
+	if ! kill -0 "$pid" 2>/dev/null; then
+		wait "$pid"; st=$?
+		break
+	fi
+	if [ $(( $(now_ms) - start )) -ge $((BOOT_WAIT * 1000)) ]; then
+		echo "  no power-off after ${BOOT_WAIT}s"
+		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+		break
+	fi
+	sleep 0.1
+done
+t=$(( $(now_ms) - start ))
+[ -n "$NETNS" ] && { kill "$ECHO_PID" 2>/dev/null; wait "$ECHO_PID" 2>/dev/null; netns_remove "$NETNS"; }
+echo "  kite ran ${t} ms (status ${st:-killed}); log $log"
+sed 's/^/  kite: /' "$DIR/initramfs.kite.out" | tail -n 5
+# The tty turned init's newlines into CRLF.
+sed -i 's/\r$//' "$log" 2>/dev/null
+grep -E '^(PASS|FAIL|  |kite-linux)' "$log" | sed 's/^/  guest: /'
+check "initramfs: Linux ran /init" grep -q '^kite-linux: init started' "$log"
+for c in "${INIT_WANT[@]}"; do
+	if grep -qx "PASS $c" "$log"; then
+		pass "initramfs: $c"
+	else
+		fail "initramfs: $c ($(grep -m1 "^FAIL $c" "$log" || echo "no PASS line"))"
+	fi
+done
+check "initramfs: /init's summary says 0 failed" grep -qE '^kite-linux: [0-9]+ passed, 0 failed' "$log"
+check "initramfs: the guest's power-off ends kite with status 0 (got ${st:-none})" [ "${st:-x}" = 0 ]
 summary

@@ -62,6 +62,8 @@ struct tlbe {
 	uint64_t tag;		/* linear page | 1, 0: empty */
 	uint8_t *host;		/* the page in RAM, or NULL (not RAM: MMIO) */
 	uint64_t pa;		/* its guest-physical page */
+	bool write;		/* writable by this CPL-class and dirty already */
+	bool user;		/* user-accessible */
 };
 
 static struct {
@@ -83,7 +85,7 @@ static struct {
 	bool xerr;
 	uint64_t xcode;
 	struct tlbe tlb[TLB_N];
-	uint64_t insns;
+	uint64_t insns, halts;
 	/* kvmclock */
 	uint64_t tsc_hz, start_ns;
 	uint64_t systime_msr, wall_msr;
@@ -145,52 +147,82 @@ static void tlb_flush(void)
 	memset(E.tlb, 0, sizeof(E.tlb));
 }
 
-/* Linear to physical; false if not present. */
-static bool walk(uint64_t va, uint64_t *pa)
+/* Linear to physical through the guest's page tables (SDM vol. 3, 4.5,
+ * 4.6): *pa, and whether the page may be written and reached from CPL 3.
+ * Sets the accessed bits on the way, and the dirty bit for a write.
+ * 0 if the page is there, else the #PF error code's P bit (1: it is there
+ * but the access is not allowed). */
+static int walk(uint64_t va, uint64_t *pa, unsigned acc, bool *w, bool *u)
 {
 	const uint64_t frame = 0x000ffffffffff000ULL;
-	uint64_t t, ent;
+	uint64_t t, ent, ea;
+	bool wr = true, us = true;
 
+	*w = *u = true;
 	if (!(nc.cr0 & CR0_PG)) {
 		*pa = E.lm ? va : (uint32_t)va;
-		return true;
+		return 0;
 	}
 	if (!(nc.efer & EFER_LMA))
 		shut("paging outside long mode is not emulated");
 	t = nc.cr3 & frame;
 	for (int level = 4; level >= 1; level--) {
 		unsigned shift = 12 + 9 * (unsigned)(level - 1);
+		bool leaf;
 
-		if (!nc_read(t + ((va >> shift) & 511) * 8, &ent, 8) || !(ent & 1))
-			return false;
-		if ((level == 2 || level == 3) && (ent & 0x80)) {
-			*pa = (ent & frame & ~((1ULL << shift) - 1)) | (va & ((1ULL << shift) - 1));
-			return true;
+		ea = t + ((va >> shift) & 511) * 8;
+		if (!nc_read(ea, &ent, 8) || !(ent & 1))
+			return -1;
+		wr = wr && (ent & 2);
+		us = us && (ent & 4);
+		leaf = level == 1 || ((level == 2 || level == 3) && (ent & 0x80));
+		if (!leaf) {
+			if (!(ent & 0x20)) {
+				ent |= 0x20;
+				nc_write(ea, &ent, 8);
+			}
+			t = ent & frame;
+			continue;
 		}
-		t = ent & frame;
+		/* Write: CPL 3 needs R/W, CPL 0 too when CR0.WP; user: U/S. */
+		if (E.cpl == 3 && !us)
+			return 1;
+		if ((acc & ACC_W) && !wr && (E.cpl == 3 || (nc.cr0 & 0x10000)))
+			return 1;
+		if (!(ent & 0x20) || ((acc & ACC_W) && !(ent & 0x40))) {
+			ent |= 0x20 | ((acc & ACC_W) ? 0x40 : 0);
+			nc_write(ea, &ent, 8);
+		}
+		*pa = (ent & frame & ~((1ULL << shift) - 1)) | (va & ((1ULL << shift) - 1));
+		*w = (ent & 0x40) && (wr || (E.cpl < 3 && !(nc.cr0 & 0x10000)));
+		*u = us;
+		return 0;
 	}
-	*pa = t | (va & 0xfff);
-	return true;
+	return -1;
 }
 
-static void page_fault(uint64_t va, unsigned acc) __attribute__((noreturn));
+static void page_fault(uint64_t va, unsigned acc, int present) __attribute__((noreturn));
 
-static void page_fault(uint64_t va, unsigned acc)
+static void page_fault(uint64_t va, unsigned acc, int present)
 {
 	nc.cr2 = va;
-	raise_exc(X_PF, true, acc | (E.cpl == 3 ? 4 : 0));
+	raise_exc(X_PF, true, acc | (present > 0 ? 1 : 0) | (E.cpl == 3 ? 4 : 0));
 }
 
 static struct tlbe *tlb_fill(uint64_t va, unsigned acc)
 {
 	struct tlbe *t = &E.tlb[(va >> 12) & (TLB_N - 1)];
 	uint64_t pa;
+	bool w, u;
+	int r = walk(va, &pa, acc, &w, &u);
 
-	if (!walk(va, &pa))
-		page_fault(va, acc);
+	if (r)
+		page_fault(va, acc, r);
 	t->tag = (va & ~0xfffULL) | 1;
 	t->pa = pa & ~0xfffULL;
 	t->host = nc_ram(t->pa, 4096);
+	t->write = w;
+	t->user = u;
 	return t;
 }
 
@@ -199,7 +231,8 @@ static inline uint8_t *xlate(uint64_t va, uint64_t *pa, unsigned acc)
 {
 	struct tlbe *t = &E.tlb[(va >> 12) & (TLB_N - 1)];
 
-	if (__builtin_expect(t->tag != ((va & ~0xfffULL) | 1), 0))
+	if (__builtin_expect(t->tag != ((va & ~0xfffULL) | 1) || ((acc & ACC_W) && !t->write) ||
+			     (E.cpl == 3 && !t->user), 0))
 		t = tlb_fill(va, acc);
 	if (t->host)
 		return t->host + (va & 0xfff);
@@ -578,11 +611,23 @@ static bool cond(unsigned cc)
 
 /* ---- segments, descriptors, control registers ---- */
 
+/* A system-table read (GDT, IDT, TSS): a supervisor access at any CPL. */
+static uint64_t rd_sys(uint64_t va)
+{
+	unsigned cpl = E.cpl;
+	uint64_t v;
+
+	E.cpl = 0;
+	v = rd(va, 8);
+	E.cpl = cpl;
+	return v;
+}
+
 static uint64_t desc(uint16_t sel)
 {
 	if ((uint32_t)(sel | 7) > nc.gdt_limit)
 		raise_exc(X_GP, true, sel & ~3u);
-	return rd(nc.gdt_base + (sel & ~7u), 8);
+	return rd_sys(nc.gdt_base + (sel & ~7u));
 }
 
 static uint64_t desc_base(uint64_t d)
@@ -665,14 +710,6 @@ static uint64_t get_cr(unsigned cr)
 
 /* ---- MSRs, CPUID, kvmclock ---- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static inline uint64_t tsc(void)
 {
 	uint32_t lo, hi;
@@ -683,15 +720,16 @@ static inline uint64_t tsc(void)
 
 static void measure_tsc(void)
 {
-	uint64_t t0 = tsc(), n0 = now_ns(), t1, n1;
+	uint64_t t0 = tsc(), n0 = nc_now_ns(), t1, n1;
 	struct timespec ts = { 0, 20000000 };
 
 	nanosleep(&ts, NULL);
-	t1 = tsc(), n1 = now_ns();
+	t1 = tsc(), n1 = nc_now_ns();
 	E.tsc_hz = (t1 - t0) * 1000000000ULL / (n1 - n0 ? n1 - n0 : 1);
 	if (!E.tsc_hz)
 		E.tsc_hz = 1000000000ULL;
 	E.start_ns = n0;
+	nc_tsc_hz = E.tsc_hz;
 }
 
 /* pvclock_vcpu_time_info (KVM's msr.rst): the time at tsc_timestamp and
@@ -699,7 +737,7 @@ static void measure_tsc(void)
 static void kvmclock_fill(uint64_t msr)
 {
 	uint8_t pv[32] = { 0 };
-	uint64_t t = tsc(), ns = now_ns() - E.start_ns, hz = E.tsc_hz;
+	uint64_t t = tsc(), ns = nc_now_ns() - E.start_ns, hz = E.tsc_hz;
 	int shift = 0;
 	uint32_t mul, ver = 2;
 
@@ -729,7 +767,7 @@ static void wallclock_fill(uint64_t gpa)
 
 	clock_gettime(CLOCK_REALTIME, &rt);
 	boot_ns = (uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec -
-		  (now_ns() - E.start_ns);
+		  (nc_now_ns() - E.start_ns);
 	w[0] = 2;
 	w[1] = (uint32_t)(boot_ns / 1000000000ULL);
 	w[2] = (uint32_t)(boot_ns % 1000000000ULL);
@@ -821,7 +859,7 @@ void fk_emu_cpuid(struct kvm_cpuid_entry2 *e, unsigned n)
 
 static uint64_t tss_base(void)
 {
-	uint64_t lo = desc(nc.tr), hi = rd(nc.gdt_base + (nc.tr & ~7u) + 8, 8);
+	uint64_t lo = desc(nc.tr), hi = rd_sys(nc.gdt_base + (nc.tr & ~7u) + 8);
 
 	return desc_base(lo) | (hi & 0xffffffff) << 32;
 }
@@ -836,8 +874,8 @@ static void deliver(unsigned vec, bool has_err, uint64_t err, bool soft, uint64_
 		shut("exception %u outside 64-bit mode (not emulated)", vec);
 	if ((uint32_t)vec * 16 + 15 > nc.idt_limit)
 		raise_exc(X_GP, true, vec * 8 + 2);
-	lo = rd(nc.idt_base + vec * 16, 8);
-	hi = rd(nc.idt_base + vec * 16 + 8, 8);
+	lo = rd_sys(nc.idt_base + vec * 16);
+	hi = rd_sys(nc.idt_base + vec * 16 + 8);
 	type = (lo >> 40) & 0xf;
 	dpl = (lo >> 45) & 3;
 	ist = (lo >> 32) & 7;
@@ -848,13 +886,14 @@ static void deliver(unsigned vec, bool has_err, uint64_t err, bool soft, uint64_
 	sel = (uint16_t)(lo >> 16);
 	target = (lo & 0xffff) | ((lo >> 32) & 0xffff0000ULL) | (hi & 0xffffffff) << 32;
 	if (ist)
-		rsp = rd(tss_base() + 36 + 8 * (ist - 1), 8);
+		rsp = rd_sys(tss_base() + 36 + 8 * (ist - 1));
 	else if (cpl)
-		rsp = rd(tss_base() + 4, 8);
+		rsp = rd_sys(tss_base() + 4);
 	else
 		rsp = old_rsp;
 	rsp &= ~15ULL;
 	E.r[4] = rsp;
+	E.cpl = 0;		/* the pushes go to the handler's (supervisor) stack */
 	push(old_ss, 8);
 	push(old_rsp, 8);
 	push(fl, 8);
@@ -1114,6 +1153,44 @@ static void bit_op(const struct dec *d, unsigned op, uint64_t off, bool off_is_r
 		setr(d, d->rm, n, v);
 }
 
+/* ---- HLT ---- */
+
+/* Until an interrupt can be taken, or 10 ms at most with IF set (HLT may
+ * end early on hardware too; a guest polling its clock goes on). */
+static void halt(void)
+{
+	uint64_t now, until;
+	struct timespec ts;
+
+	E.halts++;
+	pthread_mutex_lock(&fk.lock);
+	nc_stop_running();
+	now = nc_now_ns();
+	until = now + 10000000;
+	for (;;) {
+		nc_timer_poll(now);
+		if (fk.dead || ((E.fl & F_IF) && nc_next_vector() >= 0))
+			break;
+		if ((E.fl & F_IF) && now >= until)
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		{
+			uint64_t wait = until > now ? until - now : 1000000;
+
+			if (nc.timer_at_ns && nc.timer_at_ns > now && nc.timer_at_ns - now < wait)
+				wait = nc.timer_at_ns - now;
+			ts.tv_sec += (time_t)(wait / 1000000000ULL);
+			ts.tv_nsec += (long)(wait % 1000000000ULL);
+			if (ts.tv_nsec >= 1000000000L)
+				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&fk.cond, &fk.lock, &ts);
+		now = nc_now_ns();
+	}
+	nc_start_running();
+	pthread_mutex_unlock(&fk.lock);
+}
+
 /* ---- one instruction ---- */
 
 static void port_in(unsigned port, unsigned n, unsigned reg, const struct dec *d)
@@ -1152,6 +1229,13 @@ static void x87(const struct dec *d, uint8_t op)
 	}
 	if (d->mem && op == 0xd9 && d->reg % 8 == 5) {	/* FLDCW */
 		E.fcw = (uint16_t)rd(lin(d), 2);
+		return;
+	}
+	if (d->mem && op == 0xdb && d->reg % 8 == 0) {	/* FILD m32 (the AMD FXSAVE-leak fix) */
+		rd(lin(d), 4);
+		return;
+	}
+	if (op == 0xdd && !d->mem && d->reg % 8 == 3) {	/* FSTP st(i): the x87 stack is not kept */
 		return;
 	}
 	if (d->mem && op == 0xdd && d->reg % 8 == 7) {	/* FNSTSW m16 */
@@ -1281,6 +1365,36 @@ static bool twobyte(struct dec *d, uint64_t *next, bool *jumped)
 	switch (op) {
 	case 0x00: modrm(d); grp6(d); break;
 	case 0x01: modrm(d); grp7(d); break;
+	case 0x05:						/* SYSCALL */
+		if (!E.lm || !(nc.efer & 1))
+			UD();
+		a = nc_rdmsr(0xc0000081);			/* STAR */
+		E.r[1] = E.rip + (uint64_t)(d->p - d->start);
+		E.r[11] = E.fl & ~0x10000ULL;
+		E.fl &= ~nc_rdmsr(0xc0000084) & ~0x10000ULL;	/* FMASK, RF */
+		E.fl |= 2;
+		E.sel[CS] = (uint16_t)((a >> 32) & 0xfffc);
+		E.sel[SS] = (uint16_t)(E.sel[CS] + 8);
+		nc.cs = E.sel[CS], nc.ss = E.sel[SS];
+		E.cpl = 0;
+		*next = nc_rdmsr(0xc0000082);			/* LSTAR */
+		*jumped = true;
+		break;
+	case 0x07:						/* SYSRET (64-bit only) */
+		if (!E.lm || !(nc.efer & 1) || n != 8)
+			UD();
+		if (E.cpl)
+			GP0();
+		a = nc_rdmsr(0xc0000081);
+		E.sel[CS] = (uint16_t)(((a >> 48) + 16) | 3);
+		E.sel[SS] = (uint16_t)(((a >> 48) + 8) | 3);
+		nc.cs = E.sel[CS], nc.ss = E.sel[SS];
+		E.cpl = 3;
+		E.fl = (E.r[11] & 0x3c7fd7ULL) | 2;
+		*next = E.r[1];
+		*jumped = true;
+		break;
+	case 0x77: break;					/* EMMS */
 	case 0x06: nc.cr0 &= ~CR0_TS; break;			/* CLTS */
 	case 0x08: case 0x09: break;				/* INVD WBINVD */
 	case 0x0b: UD();					/* UD2 */
@@ -1470,7 +1584,9 @@ static void step(void)
 
 		memcpy(buf, h, k);
 		memset(buf + k, 0xff, 16 - k);
-		if (walk(E.rip + k, &pa) && (h2 = nc_ram(pa, 16 - k)))
+		bool w, u;
+
+		if (!walk(E.rip + k, &pa, ACC_F, &w, &u) && (h2 = nc_ram(pa, 16 - k)))
 			memcpy(buf + k, h2, 16 - k);
 		h = buf;
 	}
@@ -1804,8 +1920,7 @@ static void step(void)
 		if (E.cpl)
 			GP0();
 		E.rip += (uint64_t)(d.p - d.start);
-		nc.vif = E.fl & F_IF;
-		nc_halt();
+		halt();
 		return;
 	case 0xf5: E.fl ^= F_CF; break;
 	case 0xf6: case 0xf7: {		/* grp3 */
@@ -1943,6 +2058,7 @@ static void events(void)
 		nc_stop_running();
 		nc_start_running();
 	}
+	nc_timer_poll(nc_now_ns());
 	if ((E.fl & F_IF) && !E.shadow) {
 		v = nc_next_vector();
 		if (v >= 0)
@@ -1955,8 +2071,13 @@ static void events(void)
 
 static void run(void)
 {
-	const char *trace = getenv("KVMFAKE_EMU_TRACE");
+	/* Debugging: KVMFAKE_EMU_TRACE=N prints every instruction from the
+	 * Nth on; KVMFAKE_EMU_SAMPLE=N prints RIP every N instructions. */
+	const char *trace = getenv("KVMFAKE_EMU_TRACE"), *sample = getenv("KVMFAKE_EMU_SAMPLE");
 	unsigned long long trace_from = trace ? strtoull(trace, NULL, 0) : ~0ULL;
+	static unsigned long long every, next_sample;
+
+	every = next_sample = sample ? strtoull(sample, NULL, 0) : 0;
 
 	if (setjmp(E.jb)) {
 		unsigned vec = E.xvec;
@@ -1973,6 +2094,13 @@ static void run(void)
 	}
 	for (;;) {
 		events();
+		if (every && E.insns >= next_sample) {
+			fprintf(stderr, "emu sample %llu: rip %llx, %llu HLTs, %llu ms\n",
+				(unsigned long long)E.insns, (unsigned long long)E.rip,
+				(unsigned long long)E.halts,
+				(unsigned long long)((nc_now_ns() - E.start_ns) / 1000000));
+			next_sample = E.insns + every;
+		}
 		for (unsigned i = 0; i < 100000; i++) {
 			if (__builtin_expect(E.insns >= trace_from, 0))
 				fprintf(stderr, "emu %llu: rip %llx rsp %llx rax %llx\n", (unsigned long long)E.insns,
@@ -1982,6 +2110,8 @@ static void run(void)
 			step();
 			E.insns++;
 			if (__atomic_load_n(&nc.kick, __ATOMIC_RELAXED) && !E.shadow)
+				break;
+			if (!(i & 1023) && nc.timer_at_ns && nc_now_ns() >= nc.timer_at_ns)
 				break;
 		}
 	}

@@ -20,6 +20,7 @@
 #include <x86intrin.h>
 
 #include "model.h"
+#include "ncpu.h"
 
 #define MAX_ROUTES_API	4096	/* KVM_MAX_IRQ_ROUTES */
 #define DUP_BASE	900	/* dups live above kite's usual fds */
@@ -82,6 +83,8 @@ static void raise_gsi(uint32_t gsi)
 		} else if (r->type == KVM_IRQ_ROUTING_IRQCHIP && r->a == KVM_IRQCHIP_IOAPIC &&
 			   r->b < 24) {
 			fk.line_edges[r->b]++;
+			if (fk_native_active())
+				nc_ioapic_line(r->b, true);
 			any = true;
 		}
 	}
@@ -354,14 +357,19 @@ long fk_signal_msi(void *arg)
 long fk_irq_line(void *arg)
 {
 	const struct kvm_irq_level *l = arg;
+	bool rising;
 
 	if (!fk.irqchip || l->irq >= 24) {
 		fk_complain("KVM_IRQ_LINE: irq %u%s", l->irq, fk.irqchip ? "" : " without an irqchip");
 		return fk.irqchip ? -EINVAL : -ENXIO;
 	}
-	if (l->level && !fk.line_level[l->irq])
+	rising = l->level && !fk.line_level[l->irq];
+
+	if (rising)
 		fk.line_edges[l->irq]++;
 	fk.line_level[l->irq] = l->level;
+	if (fk_native_active())
+		nc_ioapic_line(l->irq, rising);
 	pthread_cond_broadcast(&fk.cond);
 	return 0;
 }

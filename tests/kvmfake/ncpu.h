@@ -56,6 +56,10 @@ struct ncpu {
 	/* LAPIC */
 	uint32_t apic_id, tpr, svr, ldr, dfr, esr, icr_hi, lvt[7], timer_div;
 	uint64_t isr[4];		/* in service (pending ones: its fk_vcpu's vec_pending) */
+	/* The LAPIC timer (ndev.c; only a CPU that polls it has one: emu.c) */
+	uint32_t timer_init;		/* initial count */
+	uint64_t timer_at_ns;		/* CLOCK_MONOTONIC when it fires next, 0: never */
+	uint64_t tsc_deadline;		/* IA32_TSC_DEADLINE as written */
 	/* MSRs the guest wrote (others read kite's KVM_SET_MSRS values) */
 	struct { uint32_t index; uint64_t value; } msrs[64];
 	unsigned nmsrs;
@@ -92,7 +96,15 @@ uint64_t nc_phys(uint64_t gpa, unsigned len, bool write, uint64_t val);
 uint64_t nc_rdmsr(uint32_t index);
 void nc_wrmsr(uint32_t index, uint64_t val);
 void nc_lapic_reset(void);
+/* A line of the IOAPIC changed (fk.lock held): delivered by the guest's
+ * redirection entry on a rising edge. */
+void nc_ioapic_line(unsigned pin, bool rising);
 int nc_next_vector(void);		/* fk.lock held: the vector to take now, or -1 */
+/* The timer: fire it if due (fk.lock held; false if it is not armed), and
+ * the host's TSC rate the TSC-deadline mode converts with (0: unknown). */
+bool nc_timer_poll(uint64_t now_ns);
+extern uint64_t nc_tsc_hz;
+uint64_t nc_now_ns(void);
 void nc_take_vector(int v);		/* fk.lock held */
 
 /* native.c */

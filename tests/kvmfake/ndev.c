@@ -8,6 +8,7 @@
  * (IOAPIC).
  */
 #include <string.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <asm/prctl.h>
@@ -57,6 +58,90 @@ void nc_lapic_reset(void)
 		nc.lvt[i] = 0x10000;
 }
 
+/* ---- the LAPIC timer (SDM vol. 3, 11.5.4): KVM's bus runs at 1 GHz ---- */
+
+uint64_t nc_tsc_hz;
+
+uint64_t nc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t host_tsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static unsigned timer_mode(void)	/* 0 one-shot, 1 periodic, 2 TSC-deadline */
+{
+	return (nc.lvt[0] >> 17) & 3;
+}
+
+/* ns a count lasts: the divide configuration's 1..128 bus cycles */
+static uint64_t count_ns(void)
+{
+	unsigned d = (nc.timer_div & 3) | ((nc.timer_div >> 1) & 4);
+
+	return d == 7 ? 1 : 2ULL << d;
+}
+
+static void timer_arm_count(void)
+{
+	nc.timer_at_ns = nc.timer_init && timer_mode() < 2 ?
+			 nc_now_ns() + (uint64_t)nc.timer_init * count_ns() : 0;
+}
+
+static void timer_arm_deadline(void)
+{
+	uint64_t t = host_tsc();
+
+	if (timer_mode() != 2 || !nc.tsc_deadline) {
+		nc.timer_at_ns = 0;
+		return;
+	}
+	if (nc.tsc_deadline <= t || !nc_tsc_hz)
+		nc.timer_at_ns = nc_now_ns();
+	else
+		nc.timer_at_ns = nc_now_ns() + (uint64_t)((unsigned __int128)(nc.tsc_deadline - t) *
+							  1000000000ULL / nc_tsc_hz);
+}
+
+bool nc_timer_poll(uint64_t now)
+{
+	if (!nc.timer_at_ns)
+		return false;
+	if (now < nc.timer_at_ns)
+		return true;
+	if (!(nc.lvt[0] & 0x10000) && (nc.lvt[0] & 0xff) >= 16)
+		fk.vcpus[nc.cpu].vec_pending[nc.lvt[0] & 0xff] = 1;
+	if (timer_mode() == 1) {
+		uint64_t period = (uint64_t)nc.timer_init * count_ns();
+
+		nc.timer_at_ns += period;
+		if (nc.timer_at_ns <= now)	/* behind: no burst of catch-up ticks */
+			nc.timer_at_ns = now + period;
+	} else {
+		nc.timer_at_ns = 0;
+		nc.tsc_deadline = 0;
+	}
+	return nc.timer_at_ns != 0;
+}
+
+static uint32_t timer_current(void)
+{
+	uint64_t now = nc_now_ns();
+
+	if (!nc.timer_at_ns || timer_mode() == 2 || now >= nc.timer_at_ns)
+		return 0;
+	return (uint32_t)((nc.timer_at_ns - now) / count_ns());
+}
+
 static uint32_t lapic_read(unsigned off)
 {
 	uint64_t irr[4] = { 0 };
@@ -72,7 +157,8 @@ static uint32_t lapic_read(unsigned off)
 	case 0x280: return nc.esr;
 	case 0x300: return 0;			/* ICR: delivery done */
 	case 0x310: return nc.icr_hi;
-	case 0x390: return 0;			/* timer current count */
+	case 0x380: return nc.timer_init;
+	case 0x390: return timer_current();
 	case 0x3e0: return nc.timer_div;
 	}
 	if (off >= 0x320 && off < 0x380 && off % 16 == 0)
@@ -117,6 +203,8 @@ static void send_ipi(uint32_t lo)
 	pthread_mutex_unlock(&fk.lock);
 }
 
+static void ioapic_eoi(unsigned vec);
+
 static void lapic_write(unsigned off, uint32_t v)
 {
 	int in;
@@ -125,8 +213,12 @@ static void lapic_write(unsigned off, uint32_t v)
 	case 0x80: nc.tpr = v & 0xff; return;
 	case 0xb0:				/* EOI */
 		in = highest(nc.isr);
-		if (in >= 0)
+		if (in >= 0) {
 			nc.isr[in / 64] &= ~(1ULL << (in % 64));
+			pthread_mutex_lock(&fk.lock);
+			ioapic_eoi((unsigned)in);
+			pthread_mutex_unlock(&fk.lock);
+		}
 		return;
 	case 0xd0: nc.ldr = v; return;
 	case 0xe0: nc.dfr = v; return;
@@ -135,21 +227,61 @@ static void lapic_write(unsigned off, uint32_t v)
 	case 0x310: nc.icr_hi = v; return;
 	case 0x300: send_ipi(v); return;
 	case 0x380:
-		if (v)
+		if (!nc_tsc_hz && v)
 			fk_complain("native CPU %u: the LAPIC timer is not emulated (initial count %u)",
 				    nc.cpu, v);
+		if (timer_mode() < 2) {
+			pthread_mutex_lock(&fk.lock);
+			nc.timer_init = v;
+			timer_arm_count();
+			pthread_mutex_unlock(&fk.lock);
+		}
 		return;
 	case 0x3e0: nc.timer_div = v; return;
 	}
-	if (off >= 0x320 && off < 0x380 && off % 16 == 0)
+	if (off >= 0x320 && off < 0x380 && off % 16 == 0) {
+		pthread_mutex_lock(&fk.lock);
+		if (off == 0x320 && ((v >> 17) & 3) != timer_mode()) {	/* a new mode stops it */
+			nc.timer_at_ns = 0;
+			nc.timer_init = 0;
+			nc.tsc_deadline = 0;
+		}
 		nc.lvt[(off - 0x320) / 16] = v;
+		pthread_mutex_unlock(&fk.lock);
+	}
 }
 
-/* One IOAPIC, its registers only: kvmfake routes GSIs itself (irq.c). */
+/* One IOAPIC: its registers, and delivery by its redirection table of the
+ * lines kite raises (82093AA datasheet, 3.2.4): a rising edge sends the
+ * entry's vector; a level-triggered line still high at the EOI of that
+ * vector sends it again. All under fk.lock. */
+static uint64_t redir[24];
+
+static void ioapic_send(unsigned pin)
+{
+	uint64_t e = redir[pin];
+
+	if ((e & 0x10000) || (e & 0xff) < 16 || ((e >> 8) & 7) > 1)	/* masked, or not fixed/lowest */
+		return;
+	fk_deliver((unsigned)(e >> 56), (e >> 11) & 1, e & 0xff);
+}
+
+void nc_ioapic_line(unsigned pin, bool rising)
+{
+	if (pin < 24 && rising)
+		ioapic_send(pin);
+}
+
+static void ioapic_eoi(unsigned vec)
+{
+	for (unsigned pin = 0; pin < 24; pin++)
+		if ((redir[pin] & 0xff) == vec && ((redir[pin] >> 15) & 1) && fk.line_level[pin])
+			ioapic_send(pin);
+}
+
 static uint64_t ioapic_access(unsigned off, bool write, uint32_t v)
 {
 	static uint32_t sel, id;
-	static uint64_t redir[24];
 
 	if (off == 0) {
 		if (write)
@@ -225,6 +357,7 @@ uint64_t nc_rdmsr(uint32_t index)
 	uint32_t lo, hi;
 
 	switch (index) {
+	case 0x6e0: return nc.tsc_deadline;
 	case 0xc0000080: return nc.efer;
 	case 0xc0000100: return nc.fs_base;
 	case 0xc0000101: return nc.gs_base;
@@ -245,6 +378,12 @@ void nc_wrmsr(uint32_t index, uint64_t val)
 	unsigned i;
 
 	switch (index) {
+	case 0x6e0:
+		pthread_mutex_lock(&fk.lock);
+		nc.tsc_deadline = val;
+		timer_arm_deadline();
+		pthread_mutex_unlock(&fk.lock);
+		return;
 	case 0xc0000080:
 		nc.efer = (val & ~0x400ULL) | (nc.efer & 0x400);
 		return;
