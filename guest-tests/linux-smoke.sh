@@ -445,78 +445,115 @@ if ! make_initramfs "$DIR/initramfs.cpio"; then
 fi
 IMG=$DIR/disks
 mkdir -p "$IMG"
-rm -f "$IMG"/*.img
-truncate -s 64M "$IMG/blk.img" "$IMG/scsi.img"
-truncate -s 8M "$IMG/ro.img"
 # Without KVM, kite's CPU is the emulated one: the boot vCPU only.
 ICPUS=$CPUS
 [ -n "$KITE_NATIVE" ] && ICPUS=1
-ARGS="console=ttyS0 panic=-1 kinit.blk=vda kinit.blk_sectors=131072 kinit.blk_serial=kite-lx-1"
-ARGS="$ARGS kinit.blk_queues=$ICPUS kinit.blk_ro=vdb kinit.scsi=sda kinit.scsi_sectors=131072"
-ARGS="$ARGS kinit.scsi_vendor=KITE"
-NETNS="" NET=()
-why=$(netns_unusable_reason)
-if [ -z "$why" ]; then
-	NETNS=kite-lx-$$
-	TAP=kitelx0
-	netns_create "$NETNS"
-	# kite creates the tap (in the namespace it runs in); the echo peer
-	# listens on every address there.
-	ip netns exec "$NETNS" python3 "$ROOT/guest-tests/udp-echo.py" 0.0.0.0 7777 >/dev/null &
-	ECHO_PID=$!
-	NET=(--net "tap=$TAP,mac=$MAC")
-	ARGS="$ARGS kinit.net_mac=$MAC kinit.net_ip=10.0.77.2 kinit.net_peer=10.0.77.1 kinit.net_port=7777"
-else
-	echo "  no NIC for this boot: $why"
-fi
-INIT_WANT=(modules blk-probe blk-serial blk-queues blk-rw blk-zero-discard blk-readonly
-	   scsi-probe scsi-inquiry scsi-rw scsi-zero-discard)
-[ -n "$NETNS" ] && INIT_WANT+=(net-probe net-udp)
+NET_WHY=$(netns_unusable_reason)
+[ -n "$NET_WHY" ] && echo "  no NIC for these boots: $NET_WHY"
 
-log=$DIR/initramfs.log
-rm -f "$log"
-start=$(now_ms)
-${NETNS:+ip netns exec "$NETNS"} "${KITE_PRE[@]}" "$BUILD/kite" run --kernel "$DIR/vmlinux" \
-	--initrd "$DIR/initramfs.cpio" --memory "$MEMORY" --cpus "$ICPUS" --cmdline "$ARGS" \
-	--console "file=$log" \
-	--disk "path=$IMG/blk.img,serial=kite-lx-1,queues=$ICPUS" --disk "path=$IMG/ro.img,readonly=on" \
-	--disk "path=$IMG/scsi.img,iface=scsi" "${NET[@]}" >"$DIR/initramfs.kite.out" 2>&1 &
-pid=$!
-st=""
-if [ -n "$NETNS" ]; then
-	if tap_wait "$NETNS" "$TAP" 10; then
-		tap_up "$NETNS" "$TAP" 10.0.77.1/24
-	else
-		echo "  kite made no tap $TAP in $NETNS"
+# initramfs_boot VMM: boot the initramfs under VMM (kite or qemu) with a
+# virtio-blk disk (serial, ICPUS queues), a read-only one, a virtio-scsi
+# disk and (as root) a NIC on a tap in a namespace of its own with a UDP
+# echo peer; check /init's lines and that its power-off ended the VMM
+# with status 0.
+initramfs_boot() {
+	local vmm=$1 log=$DIR/initramfs-$1.log out=$DIR/initramfs-$1.out ns="" tap=kitelx0
+	local args want c st="" start t pid echo_pid="" vendor=KITE
+	local -a cmd net=()
+	[ "$vmm" = qemu ] && vendor=QEMU
+	rm -f "$IMG"/*.img "$log"
+	truncate -s 64M "$IMG/blk.img" "$IMG/scsi.img"
+	truncate -s 8M "$IMG/ro.img"
+	args="console=ttyS0 panic=-1 kinit.blk=vda kinit.blk_sectors=131072 kinit.blk_serial=kite-lx-1"
+	args="$args kinit.blk_queues=$ICPUS kinit.blk_ro=vdb kinit.scsi=sda kinit.scsi_sectors=131072"
+	args="$args kinit.scsi_vendor=$vendor"
+	want=(modules blk-probe blk-serial blk-queues blk-rw blk-zero-discard blk-readonly
+	      scsi-probe scsi-inquiry scsi-rw scsi-zero-discard)
+	if [ -z "$NET_WHY" ]; then
+		ns=kite-lx-$$
+		netns_create "$ns"
+		# The VMM creates the tap in the namespace it runs in; the echo
+		# peer listens on every address there.
+		ip netns exec "$ns" python3 "$ROOT/guest-tests/udp-echo.py" 0.0.0.0 7777 >/dev/null &
+		echo_pid=$!
+		args="$args kinit.net_mac=$MAC kinit.net_ip=10.0.77.2 kinit.net_peer=10.0.77.1 kinit.net_port=7777"
+		want+=(net-probe net-udp)
 	fi
+	if [ "$vmm" = kite ]; then
+		[ -n "$ns" ] && net=(--net "tap=$tap,mac=$MAC")
+		cmd=("${KITE_PRE[@]}" "$BUILD/kite" run --kernel "$DIR/vmlinux"
+		     --initrd "$DIR/initramfs.cpio" --memory "$MEMORY" --cpus "$ICPUS" --cmdline "$args"
+		     --console "file=$log"
+		     --disk "path=$IMG/blk.img,serial=kite-lx-1,queues=$ICPUS"
+		     --disk "path=$IMG/ro.img,readonly=on" --disk "path=$IMG/scsi.img,iface=scsi" "${net[@]}")
+	else
+		[ -n "$ns" ] && net=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
+				     -device "virtio-net-pci,netdev=n0,mac=$MAC")
+		cmd=(qemu-system-x86_64 -machine q35 -accel tcg -cpu max -m "$MEMORY" -smp "$ICPUS"
+		     -kernel "$DIR/vmlinuz" -initrd "$DIR/initramfs.cpio" -append "$args"
+		     -display none -serial "file:$log" -no-reboot
+		     -drive "if=none,id=d0,file=$IMG/blk.img,format=raw"
+		     -device "virtio-blk-pci,drive=d0,serial=kite-lx-1,num-queues=$ICPUS"
+		     -drive "if=none,id=d1,file=$IMG/ro.img,format=raw,readonly=on"
+		     -device virtio-blk-pci,drive=d1
+		     -drive "if=none,id=d2,file=$IMG/scsi.img,format=raw"
+		     -device virtio-scsi-pci,id=s0 -device scsi-hd,drive=d2,bus=s0.0 "${net[@]}")
+	fi
+	start=$(now_ms)
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" "${cmd[@]}" >"$out" 2>&1 &
+	else
+		"${cmd[@]}" >"$out" 2>&1 &
+	fi
+	pid=$!
+	if [ -n "$ns" ]; then
+		if tap_wait "$ns" "$tap" 20; then
+			tap_up "$ns" "$tap" 10.0.77.1/24
+		else
+			echo "  $vmm made no tap $tap in $ns"
+		fi
+	fi
+	while :; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"; st=$?
+			break
+		fi
+		if [ $(( $(now_ms) - start )) -ge $((BOOT_WAIT * 1000)) ]; then
+			echo "  $vmm: no power-off after ${BOOT_WAIT}s"
+			kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+			break
+		fi
+		sleep 0.1
+	done
+	t=$(( $(now_ms) - start ))
+	if [ -n "$ns" ]; then
+		kill "$echo_pid" 2>/dev/null; wait "$echo_pid" 2>/dev/null
+		netns_remove "$ns"
+	fi
+	# The tty turned init's newlines into CRLF.
+	sed -i 's/\r$//' "$log" 2>/dev/null
+	echo "  $vmm ran ${t} ms (status ${st:-killed}); /init started after" \
+	     "$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process/\1 s (guest clock)/p' "$log" | head -n1)"
+	sed 's/^/  '"$vmm"': /' "$out" | tail -n 5
+	grep -E '^(PASS|FAIL|  |kite-linux)' "$log" | sed 's/^/  guest: /'
+	check "$vmm initramfs: Linux ran /init" grep -q '^kite-linux: init started' "$log"
+	for c in "${want[@]}"; do
+		if grep -qx "PASS $c" "$log"; then
+			pass "$vmm initramfs: $c"
+		else
+			fail "$vmm initramfs: $c ($(grep -m1 "^FAIL $c" "$log" || echo "no PASS line"))"
+		fi
+	done
+	check "$vmm initramfs: /init's summary says 0 failed" grep -qE '^kite-linux: [0-9]+ passed, 0 failed' "$log"
+	check "$vmm initramfs: the guest's power-off ends $vmm with status 0 (got ${st:-none})" [ "${st:-x}" = 0 ]
+}
+
+initramfs_boot kite
+# The same initramfs against QEMU's devices: the checks hold there too.
+if command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	initramfs_boot qemu
+else
+	echo "SKIPPED: the initramfs under QEMU: qemu-system-x86_64 is not installed"
+	skipped=$((skipped + 1))
 fi
-while :; do
-	if ! kill -0 "$pid" 2>/dev/null; then
-		wait "$pid"; st=$?
-		break
-	fi
-	if [ $(( $(now_ms) - start )) -ge $((BOOT_WAIT * 1000)) ]; then
-		echo "  no power-off after ${BOOT_WAIT}s"
-		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-		break
-	fi
-	sleep 0.1
-done
-t=$(( $(now_ms) - start ))
-[ -n "$NETNS" ] && { kill "$ECHO_PID" 2>/dev/null; wait "$ECHO_PID" 2>/dev/null; netns_remove "$NETNS"; }
-echo "  kite ran ${t} ms (status ${st:-killed}); log $log"
-sed 's/^/  kite: /' "$DIR/initramfs.kite.out" | tail -n 5
-# The tty turned init's newlines into CRLF.
-sed -i 's/\r$//' "$log" 2>/dev/null
-grep -E '^(PASS|FAIL|  |kite-linux)' "$log" | sed 's/^/  guest: /'
-check "initramfs: Linux ran /init" grep -q '^kite-linux: init started' "$log"
-for c in "${INIT_WANT[@]}"; do
-	if grep -qx "PASS $c" "$log"; then
-		pass "initramfs: $c"
-	else
-		fail "initramfs: $c ($(grep -m1 "^FAIL $c" "$log" || echo "no PASS line"))"
-	fi
-done
-check "initramfs: /init's summary says 0 failed" grep -qE '^kite-linux: [0-9]+ passed, 0 failed' "$log"
-check "initramfs: the guest's power-off ends kite with status 0 (got ${st:-none})" [ "${st:-x}" = 0 ]
 summary
