@@ -20,8 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$here/lib.sh"
 
-# KITE_GUEST_CPU=emu: without KVM, the emulated CPU instead of the native
-# one (the boot vCPU only: runs with more vCPUs are skipped).
+# KITE_GUEST_CPU=emu: without KVM, kvmfake's emulated CPU (an interpreter)
+# instead of its native one.
 if [ "${KITE_GUEST_CPU:-native}" = emu ] && [ -z "$(kvm_unusable_reason)" ]; then
 	echo "SKIPPED: kite guest tests on the emulated CPU: /dev/kvm is usable, and the stand-in is for hosts without it"
 	SKIPPED=1
@@ -99,10 +99,6 @@ run_case() {
 	shift 6
 	local log=$OUT/$name.log err=$OUT/$name.kite-out st got why opt
 	local -a extra=()
-	if [ -n "$KITE_NATIVE" ] && [ "${KITE_GUEST_CPU:-native}" = emu ] && [ "$cpus" -gt 1 ]; then
-		skip "$name" "the emulated CPU runs the boot vCPU only"
-		return
-	fi
 	if [ -n "$KITE_NATIVE" ] && [ -n "$KITE_ASAN" ] && [ "$(mib "$mem")" -gt 2048 ]; then
 		skip "$name" "a sanitized kite on the native CPU: guest RAM above 2 GiB would sit on ASan's shadow"
 		return

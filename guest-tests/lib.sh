@@ -43,8 +43,8 @@ kvm_unusable_reason() {
 # Returns 1 with KITE_CPU_WHY set when neither can run (KITE_NATIVE_OFF=1
 # in the environment turns the stand-in off).
 # kite_cpu BUILD emu: the stand-in is kvmfake's emulated CPU instead
-# (tests/kvmfake/emu.h: an interpreter with the guest's own page tables,
-# the boot vCPU only), which runs what the native CPU cannot: Linux.
+# (tests/kvmfake/emu.h: an x86-64 interpreter, one thread a vCPU, with the
+# guest's own page tables), which runs what the native CPU cannot: Linux.
 kite_cpu() {
 	local build=$1 cpu=${2:-native} reason
 	KITE_PRE=()
@@ -71,7 +71,7 @@ kite_cpu() {
 	KITE_NATIVE=1
 	KITE_CPU_NOTE="no KVM here ($reason): kite runs the guest on kvmfake's native CPU (trap and emulate; CPUID is the host's)"
 	if [ "$cpu" = emu ]; then
-		KITE_CPU_NOTE="no KVM here ($reason): kite runs the guest on kvmfake's emulated CPU (an x86-64 interpreter, boot vCPU only; CPUID is kite's, less what it lacks)"
+		KITE_CPU_NOTE="no KVM here ($reason): kite runs the guest on kvmfake's emulated CPU (an x86-64 interpreter; CPUID is kite's, less what it lacks)"
 	fi
 }
 

@@ -57,6 +57,7 @@ enum { ES, CS, SS, DS, FS, GS };
 #define X_DF	8
 #define X_GP	13
 #define X_PF	14
+#define X_RETRY	256	/* not an exception: a LOCKed write lost its race, run it again */
 
 struct tlbe {
 	uint64_t tag;		/* linear page | 1, 0: empty */
@@ -66,13 +67,15 @@ struct tlbe {
 	bool user;		/* user-accessible */
 };
 
-static struct {
+/* One CPU's state; each CPU thread has its own (E). */
+struct ecpu {
 	uint64_t r[16];
 	uint64_t rip, fl;
 	uint64_t seg_base[6];
 	uint16_t sel[6];
 	bool lm;		/* executing 64-bit code (CS.L with EFER.LMA) */
 	bool d32;		/* outside it: CS.D */
+	bool ss32;		/* outside it: SS.B (a 32-bit stack pointer) */
 	unsigned cpl;
 	uint64_t dr[8];
 	uint64_t kgs_base, tsc_aux;
@@ -81,15 +84,24 @@ static struct {
 	bool shadow;		/* the instruction after STI / MOV SS */
 	bool delivering;
 	jmp_buf jb;
-	unsigned xvec;		/* the exception being raised */
+	unsigned xvec;		/* the exception being raised, or X_RETRY */
 	bool xerr;
 	uint64_t xcode;
+	/* A LOCKed read-modify-write: its first read, written back by CAS */
+	bool lk;
+	uint8_t *lk_ptr;
+	unsigned lk_n;
+	uint64_t lk_val, lk_fl;
 	struct tlbe tlb[TLB_N];
-	uint64_t insns, halts;
-	/* kvmclock */
-	uint64_t tsc_hz, start_ns;
-	uint64_t systime_msr, wall_msr;
-} E;
+	uint64_t insns, halts, every, next_sample;
+	uint64_t systime_msr, wall_msr;	/* kvmclock's, per CPU */
+};
+
+static __thread struct ecpu *ecur __attribute__((tls_model("initial-exec")));
+#define E (*ecur)
+
+/* The host TSC's rate and the VM's time zero, for kvmclock */
+static uint64_t tsc_hz, start_ns;
 
 static bool wanted = false, wanted_known = false;
 
@@ -147,6 +159,16 @@ static void tlb_flush(void)
 	memset(E.tlb, 0, sizeof(E.tlb));
 }
 
+/* Accessed and dirty bits: or'ed in atomically, as other CPUs (and the
+ * guest's own page-table code) may be changing the entry meanwhile. */
+static void set_bits(uint64_t pte_gpa, uint64_t bits)
+{
+	uint64_t *p = nc_ram(pte_gpa, 8);
+
+	if (p && !(pte_gpa & 7))
+		__atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST);
+}
+
 /* Linear to physical through the guest's page tables (SDM vol. 3, 4.5,
  * 4.6): *pa, and whether the page may be written and reached from CPL 3.
  * Sets the accessed bits on the way, and the dirty bit for a write.
@@ -177,10 +199,8 @@ static int walk(uint64_t va, uint64_t *pa, unsigned acc, bool *w, bool *u)
 		us = us && (ent & 4);
 		leaf = level == 1 || ((level == 2 || level == 3) && (ent & 0x80));
 		if (!leaf) {
-			if (!(ent & 0x20)) {
-				ent |= 0x20;
-				nc_write(ea, &ent, 8);
-			}
+			if (!(ent & 0x20))
+				set_bits(ea, 0x20);
 			t = ent & frame;
 			continue;
 		}
@@ -191,7 +211,7 @@ static int walk(uint64_t va, uint64_t *pa, unsigned acc, bool *w, bool *u)
 			return 1;
 		if (!(ent & 0x20) || ((acc & ACC_W) && !(ent & 0x40))) {
 			ent |= 0x20 | ((acc & ACC_W) ? 0x40 : 0);
-			nc_write(ea, &ent, 8);
+			set_bits(ea, 0x20 | ((acc & ACC_W) ? 0x40 : 0));
 		}
 		*pa = (ent & frame & ~((1ULL << shift) - 1)) | (va & ((1ULL << shift) - 1));
 		*w = (ent & 0x40) && (wr || (E.cpl < 3 && !(nc.cr0 & 0x10000)));
@@ -250,12 +270,35 @@ static uint64_t rd(uint64_t va, unsigned n)
 			v |= rd(va + i, 1) << (8 * i);
 		return v;
 	}
-	h = xlate(va, &pa, 0);
+	h = xlate(va, &pa, E.lk ? ACC_W : 0);
 	if (h) {
 		memcpy(&v, h, n);
+		if (E.lk && !E.lk_ptr) {
+			E.lk_ptr = h;
+			E.lk_n = n;
+			E.lk_val = v;
+		}
 		return v;
 	}
 	return nc_phys(pa, n, false, 0);
+}
+
+/* The write of a LOCKed read-modify-write: a compare-and-swap against what
+ * the read saw; if another CPU wrote in between, the instruction runs again. */
+static void wr_locked(uint8_t *h, unsigned n, uint64_t v)
+{
+	uint64_t old = E.lk_val;
+	bool ok;
+
+	switch (n) {
+	case 1: { uint8_t o = (uint8_t)old; ok = __atomic_compare_exchange_n(h, &o, (uint8_t)v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); break; }
+	case 2: { uint16_t o = (uint16_t)old; ok = __atomic_compare_exchange_n((uint16_t *)(void *)h, &o, (uint16_t)v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); break; }
+	case 4: { uint32_t o = (uint32_t)old; ok = __atomic_compare_exchange_n((uint32_t *)(void *)h, &o, (uint32_t)v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); break; }
+	default: ok = __atomic_compare_exchange_n((uint64_t *)(void *)h, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); break;
+	}
+	E.lk_ptr = NULL;
+	if (!ok)
+		raise_exc(X_RETRY, false, 0);
 }
 
 static void wr(uint64_t va, unsigned n, uint64_t v)
@@ -271,7 +314,10 @@ static void wr(uint64_t va, unsigned n, uint64_t v)
 	}
 	h = xlate(va, &pa, ACC_W);
 	if (h) {
-		memcpy(h, &v, n);
+		if (E.lk && h == E.lk_ptr && n == E.lk_n)
+			wr_locked(h, n, v);
+		else
+			memcpy(h, &v, n);
 		return;
 	}
 	nc_phys(pa, n, true, v);
@@ -446,14 +492,17 @@ static inline void rm_set(const struct dec *d, unsigned n, uint64_t v)
 
 /* ---- the stack ---- */
 
-static inline unsigned ssz(void)
-{
-	return E.lm ? 8 : 4;
-}
-
+/* The stack pointer's width: 64 bits in 64-bit mode, else SS.B's 32 or 16 */
 static inline uint64_t sp_mask(uint64_t v)
 {
-	return E.lm ? v : (uint32_t)v;
+	return E.lm ? v : E.ss32 ? (uint32_t)v : (uint16_t)v;
+}
+
+static inline void sp_set(uint64_t sp)
+{
+	uint64_t m = E.lm ? ~0ULL : E.ss32 ? 0xffffffffULL : 0xffffULL;
+
+	E.r[4] = (E.r[4] & ~m) | (sp & m);
 }
 
 static void push(uint64_t v, unsigned n)
@@ -461,14 +510,14 @@ static void push(uint64_t v, unsigned n)
 	uint64_t sp = sp_mask(E.r[4] - n);
 
 	wr(lin_of(&(struct dec){ .seg = -1 }, sp, SS), n, v);
-	E.r[4] = E.lm ? sp : (E.r[4] & ~0xffffffffULL) | sp;
+	sp_set(sp);
 }
 
 static uint64_t pop(unsigned n)
 {
 	uint64_t v = rd(lin_of(&(struct dec){ .seg = -1 }, sp_mask(E.r[4]), SS), n);
 
-	E.r[4] = E.lm ? E.r[4] + n : (E.r[4] & ~0xffffffffULL) | (uint32_t)(E.r[4] + n);
+	sp_set(E.r[4] + n);
 	return v;
 }
 
@@ -637,7 +686,17 @@ static uint64_t desc_base(uint64_t d)
 
 static void set_cs(uint16_t sel)
 {
-	uint64_t d = desc(sel);
+	uint64_t d;
+
+	if (!(nc.cr0 & CR0_PE)) {	/* real mode */
+		E.sel[CS] = sel;
+		E.seg_base[CS] = (uint64_t)sel << 4;
+		E.cpl = 0;
+		E.lm = E.d32 = false;
+		nc.cs = sel;
+		return;
+	}
+	d = desc(sel);
 
 	E.sel[CS] = sel;
 	E.cpl = sel & 3;
@@ -656,6 +715,12 @@ static void set_seg(unsigned s, uint16_t sel)
 	E.sel[s] = sel;
 	if (s == SS)
 		nc.ss = sel;
+	if (!(nc.cr0 & CR0_PE)) {	/* real mode */
+		E.seg_base[s] = (uint64_t)sel << 4;
+		if (s == SS)
+			E.ss32 = false;
+		return;
+	}
 	if (!(sel & ~3u)) {
 		if (!E.lm && s == SS)
 			GP0();
@@ -667,7 +732,13 @@ static void set_seg(unsigned s, uint16_t sel)
 		E.seg_base[s] = 0;
 		return;
 	}
-	E.seg_base[s] = desc_base(desc(sel));
+	{
+		uint64_t d = desc(sel);
+
+		E.seg_base[s] = desc_base(d);
+		if (s == SS)
+			E.ss32 = (d >> 54) & 1;
+	}
 }
 
 static void update_lma(void)
@@ -725,11 +796,11 @@ static void measure_tsc(void)
 
 	nanosleep(&ts, NULL);
 	t1 = tsc(), n1 = nc_now_ns();
-	E.tsc_hz = (t1 - t0) * 1000000000ULL / (n1 - n0 ? n1 - n0 : 1);
-	if (!E.tsc_hz)
-		E.tsc_hz = 1000000000ULL;
-	E.start_ns = n0;
-	nc_tsc_hz = E.tsc_hz;
+	tsc_hz = (t1 - t0) * 1000000000ULL / (n1 - n0 ? n1 - n0 : 1);
+	if (!tsc_hz)
+		tsc_hz = 1000000000ULL;
+	start_ns = n0;
+	nc_tsc_hz = tsc_hz;
 }
 
 /* pvclock_vcpu_time_info (KVM's msr.rst): the time at tsc_timestamp and
@@ -737,7 +808,7 @@ static void measure_tsc(void)
 static void kvmclock_fill(uint64_t msr)
 {
 	uint8_t pv[32] = { 0 };
-	uint64_t t = tsc(), ns = nc_now_ns() - E.start_ns, hz = E.tsc_hz;
+	uint64_t t = tsc(), ns = nc_now_ns() - start_ns, hz = tsc_hz;
 	int shift = 0;
 	uint32_t mul, ver = 2;
 
@@ -767,7 +838,7 @@ static void wallclock_fill(uint64_t gpa)
 
 	clock_gettime(CLOCK_REALTIME, &rt);
 	boot_ns = (uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec -
-		  (nc_now_ns() - E.start_ns);
+		  (nc_now_ns() - start_ns);
 	w[0] = 2;
 	w[1] = (uint32_t)(boot_ns / 1000000000ULL);
 	w[2] = (uint32_t)(boot_ns % 1000000000ULL);
@@ -815,7 +886,18 @@ static void cpuid(void)
 	uint32_t o[4] = { 0 };
 	uint32_t leaf = (uint32_t)E.r[0], sub = (uint32_t)E.r[1];
 
-	g_cpuid(leaf, sub, o);
+	/* This vCPU's table as kite set it (APIC ids differ per vCPU) */
+	pthread_mutex_lock(&fk.lock);
+	for (unsigned i = 0; i < fk.vcpus[nc.cpu].ncpuid; i++) {
+		const struct kvm_cpuid_entry2 *e = &fk.vcpus[nc.cpu].cpuid[i];
+
+		if (e->function == leaf &&
+		    (!(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e->index == sub)) {
+			o[0] = e->eax, o[1] = e->ebx, o[2] = e->ecx, o[3] = e->edx;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fk.lock);
 	if (leaf == 1)
 		o[2] = (o[2] & ~(1u << 27)) | (nc.cr4 & 0x40000 ? 1u << 27 : 0);
 	E.r[0] = o[0], E.r[3] = o[1], E.r[1] = o[2], E.r[2] = o[3];
@@ -1353,7 +1435,7 @@ static void grp6(const struct dec *d)
 static void far_jump(uint16_t sel, uint64_t off)
 {
 	set_cs(sel);
-	E.rip = E.lm ? off : (uint32_t)off;
+	E.rip = E.lm ? off : E.d32 ? (uint32_t)off : (uint16_t)off;
 }
 
 static bool twobyte(struct dec *d, uint64_t *next, bool *jumped)
@@ -1442,8 +1524,8 @@ static bool twobyte(struct dec *d, uint64_t *next, bool *jumped)
 		else if (n == 4)
 			setr(d, d->reg, 4, getr(d, d->reg, 4));
 		break;
-	case 0x80 ... 0x8f:					/* Jcc rel32 */
-		a = sext(imm(d, 4), 4);
+	case 0x80 ... 0x8f:					/* Jcc rel16/32 */
+		a = !E.lm && n == 2 ? sext(imm(d, 2), 2) : sext(imm(d, 4), 4);
 		if (cond(op & 15)) {
 			*next = E.rip + (uint64_t)(d->p - d->start) + a;
 			*jumped = true;
@@ -1538,11 +1620,37 @@ static bool twobyte(struct dec *d, uint64_t *next, bool *jumped)
 		}
 		{
 			unsigned h = n == 8 ? 8 : 4;
-			uint64_t la = lin(d), lo = rd(la, h), hi = rd(la + h, h);
+			uint64_t la = lin(d), pa, lo, hi;
+			uint8_t *p = (la & 0xfff) + 2 * h <= 0x1000 ? xlate(la, &pa, ACC_W) : NULL;
+			bool ok;
 
-			if (lo == (E.r[0] & mask(h)) && hi == (E.r[2] & mask(h))) {
-				wr(la, h, E.r[3]);
-				wr(la + h, h, E.r[1]);
+			E.lk = false;
+			if (h == 8 && (la & 15))
+				GP0();
+			if (p && h == 4) {		/* CMPXCHG8B, atomically */
+				uint64_t exp = (E.r[2] & 0xffffffff) << 32 | (E.r[0] & 0xffffffff);
+
+				ok = __atomic_compare_exchange_n((uint64_t *)(void *)p, &exp,
+								 (E.r[1] & 0xffffffff) << 32 | (E.r[3] & 0xffffffff),
+								 false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+				lo = (uint32_t)exp, hi = exp >> 32;
+			} else if (p) {			/* CMPXCHG16B */
+				uint64_t rax = E.r[0], rdx = E.r[2];
+				uint8_t z;
+
+				__asm__ volatile("lock cmpxchg16b %2\n\tsetz %3"
+						 : "+a"(rax), "+d"(rdx), "+m"(*(volatile unsigned __int128 *)(void *)p), "=q"(z)
+						 : "b"(E.r[3]), "c"(E.r[1]) : "cc", "memory");
+				ok = z, lo = rax, hi = rdx;
+			} else {			/* not RAM, or across pages: not atomic */
+				lo = rd(la, h), hi = rd(la + h, h);
+				ok = lo == (E.r[0] & mask(h)) && hi == (E.r[2] & mask(h));
+				if (ok) {
+					wr(la, h, E.r[3]);
+					wr(la + h, h, E.r[1]);
+				}
+			}
+			if (ok) {
 				E.fl |= F_ZF;
 			} else {
 				setr(d, 0, h, lo);
@@ -1569,24 +1677,26 @@ static void step(void)
 {
 	struct dec d;
 	uint8_t buf[16];
-	uint64_t pa, next = 0, a, b;
+	uint64_t pa, next = 0, a, b, ip;
 	const uint8_t *h;
 	bool jumped = false, opsz = false, adsz = false;
 	uint8_t op;
 	unsigned n;
 
-	h = xlate(E.rip, &pa, ACC_F);
+	E.lk = false;
+	E.lk_ptr = NULL;
+	ip = E.lm ? E.rip : (uint32_t)(E.seg_base[CS] + E.rip);
+	h = xlate(ip, &pa, ACC_F);
 	if (!h)
 		shut("instruction fetch from non-RAM 0x%llx", (unsigned long long)pa);
-	if ((E.rip & 0xfff) > 0x1000 - 16) {
-		unsigned k = 0x1000 - (unsigned)(E.rip & 0xfff);
+	if ((ip & 0xfff) > 0x1000 - 16) {
+		unsigned k = 0x1000 - (unsigned)(ip & 0xfff);
 		uint8_t *h2;
+		bool w, u;
 
 		memcpy(buf, h, k);
 		memset(buf + k, 0xff, 16 - k);
-		bool w, u;
-
-		if (!walk(E.rip + k, &pa, ACC_F, &w, &u) && (h2 = nc_ram(pa, 16 - k)))
+		if (!walk(ip + k, &pa, ACC_F, &w, &u) && (h2 = nc_ram(pa, 16 - k)))
 			memcpy(buf + k, h2, 16 - k);
 		h = buf;
 	}
@@ -1605,7 +1715,10 @@ static void step(void)
 		case 0x65: d.seg = GS; continue;
 		case 0x66: opsz = true; continue;
 		case 0x67: adsz = true; continue;
-		case 0xf0: continue;
+		case 0xf0:
+			E.lk = true;
+			E.lk_fl = E.fl;
+			continue;
 		case 0xf2: d.repne = true, d.rep = false; continue;
 		case 0xf3: d.rep = true, d.repne = false; continue;
 		}
@@ -1719,10 +1832,14 @@ static void step(void)
 		alu(8, w, rm_get(&d, w), getr(&d, d.reg, w));
 		break;
 	}
-	case 0x86: case 0x87: {		/* XCHG */
+	case 0x86: case 0x87: {		/* XCHG (with memory: locked) */
 		unsigned w = op == 0x86 ? 1 : n;
 
 		modrm(&d);
+		if (d.mem && !E.lk) {
+			E.lk = true;
+			E.lk_fl = E.fl;
+		}
 		a = rm_get(&d, w);
 		rm_set(&d, w, getr(&d, d.reg, w));
 		setr(&d, d.reg, w, a);
@@ -1824,13 +1941,13 @@ static void step(void)
 	case 0xc2: case 0xc3:		/* RET */
 		b = op == 0xc2 ? imm(&d, 2) : 0;
 		next = pop(E.lm ? 8 : n);
-		E.r[4] = sp_mask(E.r[4] + b) | (E.lm ? 0 : E.r[4] & ~0xffffffffULL);
+		sp_set(E.r[4] + b);
 		jumped = true;
 		break;
 	case 0xc6: modrm(&d); a = imm(&d, 1); rm_set(&d, 1, a); break;
 	case 0xc7: modrm(&d); a = immz(&d); rm_set(&d, n, a); break;
 	case 0xc9:			/* LEAVE */
-		E.r[4] = E.lm ? E.r[5] : (E.r[4] & ~0xffffffffULL) | (uint32_t)E.r[5];
+		sp_set(E.r[5]);
 		setr(&d, 5, E.lm ? (n == 2 ? 2 : 8) : n, pop(E.lm ? (n == 2 ? 2 : 8) : n));
 		break;
 	case 0xca: case 0xcb: {		/* LRET */
@@ -1839,7 +1956,7 @@ static void step(void)
 		b = op == 0xca ? imm(&d, 2) : 0;
 		a = pop(n);
 		sel = (uint16_t)pop(n);
-		E.r[4] += b;
+		sp_set(E.r[4] + b);
 		far_jump(sel, a);
 		return;
 	}
@@ -2008,10 +2125,10 @@ static void step(void)
 		complain_insn(&d);
 		UD();
 	}
-	if (jumped)
-		E.rip = E.lm ? next : (uint32_t)next;
-	else
-		E.rip = E.lm ? E.rip + (uint64_t)(d.p - d.start) : (uint32_t)(E.rip + (uint64_t)(d.p - d.start));
+	if (!jumped)
+		next = E.rip + (uint64_t)(d.p - d.start);
+	E.rip = E.lm ? next : E.d32 ? (uint32_t)next : (uint16_t)next;
+	E.lk = false;
 }
 
 /* ---- running ---- */
@@ -2022,7 +2139,17 @@ static void enter(void)
 	struct kvm_sregs s;
 	const struct kvm_segment *seg[6];
 
-	g_boot_state(&r, &s);
+	if (nc.cpu == 0) {
+		g_boot_state(&r, &s);
+	} else {			/* an AP at its SIPI vector, in real mode */
+		memset(&r, 0, sizeof(r));
+		memset(&s, 0, sizeof(s));
+		r.rflags = 2;
+		s.cr0 = 0x60000010;
+		s.cs.selector = (uint16_t)(nc.sipi << 8);
+		s.cs.base = (uint64_t)nc.sipi << 12;
+		s.gdt.limit = s.idt.limit = 0xffff;
+	}
 	E.r[0] = r.rax, E.r[1] = r.rcx, E.r[2] = r.rdx, E.r[3] = r.rbx;
 	E.r[4] = r.rsp, E.r[5] = r.rbp, E.r[6] = r.rsi, E.r[7] = r.rdi;
 	E.r[8] = r.r8, E.r[9] = r.r9, E.r[10] = r.r10, E.r[11] = r.r11;
@@ -2038,13 +2165,12 @@ static void enter(void)
 		E.seg_base[i] = seg[i]->base, E.sel[i] = seg[i]->selector;
 	E.lm = s.cs.l && (s.efer & EFER_LMA);
 	E.d32 = s.cs.db;
+	E.ss32 = s.ss.db;
 	E.cpl = s.cs.selector & 3;
 	E.fcw = 0x37f;
 	E.mxcsr = 0x1f80;
 	nc_lapic_reset();
 	tlb_flush();
-	if (!(s.cr0 & CR0_PE))
-		shut("real mode is not emulated");
 }
 
 /* Stop while kite holds the vCPU out of KVM_RUN; take an interrupt. */
@@ -2069,19 +2195,40 @@ static void events(void)
 		deliver((unsigned)v, false, 0, false, E.rip);
 }
 
+static void trace_insn(void)
+{
+	uint64_t ip = E.lm ? E.rip : (uint32_t)(E.seg_base[CS] + E.rip), pa;
+	uint8_t b[6] = { 0 };
+	const uint8_t *h;
+	bool w, u;
+
+	if (!walk(ip, &pa, 0, &w, &u) && (h = nc_ram(pa, sizeof(b))))
+		memcpy(b, h, sizeof(b));
+	fprintf(stderr, "emu %u %llu: %04x:%llx [%02x %02x %02x %02x %02x %02x] rsp %llx rax %llx rcx %llx fl %llx\n",
+		nc.cpu, (unsigned long long)E.insns, E.sel[CS], (unsigned long long)E.rip, b[0], b[1], b[2],
+		b[3], b[4], b[5], (unsigned long long)E.r[4], (unsigned long long)E.r[0],
+		(unsigned long long)E.r[1], (unsigned long long)E.fl);
+}
+
 static void run(void)
 {
 	/* Debugging: KVMFAKE_EMU_TRACE=N prints every instruction from the
 	 * Nth on; KVMFAKE_EMU_SAMPLE=N prints RIP every N instructions. */
 	const char *trace = getenv("KVMFAKE_EMU_TRACE"), *sample = getenv("KVMFAKE_EMU_SAMPLE");
-	unsigned long long trace_from = trace ? strtoull(trace, NULL, 0) : ~0ULL;
-	static unsigned long long every, next_sample;
-
-	every = next_sample = sample ? strtoull(sample, NULL, 0) : 0;
+	const char *tcpu = getenv("KVMFAKE_EMU_TRACE_CPU");	/* which CPU (default 0) */
+	unsigned long long trace_from = trace && nc.cpu == (tcpu ? strtoul(tcpu, NULL, 0) : 0) ?
+					strtoull(trace, NULL, 0) : ~0ULL;
+	E.every = E.next_sample = sample ? strtoull(sample, NULL, 0) : 0;
 
 	if (setjmp(E.jb)) {
 		unsigned vec = E.xvec;
 
+		E.lk = false;
+		E.lk_ptr = NULL;
+		if (vec == X_RETRY) {		/* run the LOCKed instruction again */
+			E.fl = E.lk_fl;
+			goto again;
+		}
 		if (E.delivering)
 			shut("exception %u while delivering an exception", vec);
 		E.delivering = true;
@@ -2092,20 +2239,19 @@ static void run(void)
 		deliver(vec, E.xerr, E.xcode, false, E.rip);
 		E.delivering = false;
 	}
+again:
 	for (;;) {
 		events();
-		if (every && E.insns >= next_sample) {
+		if (E.every && E.insns >= E.next_sample) {
 			fprintf(stderr, "emu sample %llu: rip %llx, %llu HLTs, %llu ms\n",
 				(unsigned long long)E.insns, (unsigned long long)E.rip,
 				(unsigned long long)E.halts,
-				(unsigned long long)((nc_now_ns() - E.start_ns) / 1000000));
-			next_sample = E.insns + every;
+				(unsigned long long)((nc_now_ns() - start_ns) / 1000000));
+			E.next_sample = E.insns + E.every;
 		}
 		for (unsigned i = 0; i < 100000; i++) {
 			if (__builtin_expect(E.insns >= trace_from, 0))
-				fprintf(stderr, "emu %llu: rip %llx rsp %llx rax %llx\n", (unsigned long long)E.insns,
-					(unsigned long long)E.rip, (unsigned long long)E.r[4],
-					(unsigned long long)E.r[0]);
+				trace_insn();
 			E.shadow = false;
 			step();
 			E.insns++;
@@ -2117,14 +2263,47 @@ static void run(void)
 	}
 }
 
-void emu_main(void)
+/* A CPU's thread: CPU 0 at once, an AP once INIT and SIPI started it. */
+static void cpu_main(struct ncpu *c)
 {
-	fprintf(stderr, "kvmfake: emulated CPU: interpreting the guest kite loaded (boot vCPU only)\n");
-	measure_tsc();
-	nc_begin(1, true);
+	nc_self = c;
+	ecur = calloc(1, sizeof(*ecur));
+	if (!ecur)
+		nc_shut_down("out of memory");
 	pthread_mutex_lock(&fk.lock);
+	while (c->cpu && !fk.dead && c->sipi < 0)
+		pthread_cond_wait(&fk.cond, &fk.lock);
 	nc_start_running();
 	pthread_mutex_unlock(&fk.lock);
 	enter();
 	run();
+}
+
+static void *ap_thread(void *arg)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "kvmfake-emu%u", ((struct ncpu *)arg)->cpu);
+	pthread_setname_np(pthread_self(), name);
+	cpu_main(arg);
+	return NULL;
+}
+
+void emu_main(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fk.lock);
+	n = fk.nvcpus ? fk.nvcpus : 1;
+	pthread_mutex_unlock(&fk.lock);
+	fprintf(stderr, "kvmfake: emulated CPU: interpreting the guest kite loaded (%u vCPU%s)\n", n,
+		n == 1 ? "" : "s, one thread each");
+	measure_tsc();
+	nc_begin(n, true);
+	for (unsigned i = 1; i < n; i++)
+		if (pthread_create(&ncpus[i].thread, NULL, ap_thread, &ncpus[i])) {
+			fk_complain("emulated CPU: cannot start CPU %u's thread", i);
+			nc_shut_down("set-up failed");
+		}
+	cpu_main(&ncpus[0]);
 }

@@ -3,24 +3,24 @@
  * kvmfake's emulated CPU (KVMFAKE_GUEST=emu): an x86-64 interpreter for
  * guests the native CPU cannot run, above all a Linux kernel, which maps
  * itself at addresses no user process can have. Every instruction is
- * decoded and executed here, every memory access goes through the guest's
- * own page tables (a software TLB in front), and exceptions are delivered
- * through the guest's IDT. The devices are the native CPU's (ndev.c: the
- * LAPIC, IOAPIC, PIC and PIT ports, the MSRs; everything else an exit to
- * kite), and so is the way it stops and starts with kite's KVM_RUN.
+ * decoded and executed here, one thread a vCPU; every memory access goes
+ * through the guest's own page tables (a software TLB in front, faults for
+ * not-present, read-only and supervisor pages, accessed/dirty bits set
+ * atomically), and exceptions and interrupts are delivered through the
+ * guest's IDT. The devices are the native CPU's (ndev.c: the LAPIC with
+ * its timer, the IOAPIC, PIC and PIT ports, the MSRs; everything else an
+ * exit to kite), and so is the way it stops and starts with kite's
+ * KVM_RUN. APs start in real mode at their SIPI vector.
  *
- * What it is for: running Linux's early boot under the real kite far
- * enough to see what kite gave it (command line, e820 map, ACPI tables,
- * CPU count), on hosts without /dev/kvm. What it is not:
- *  - it runs the boot vCPU only: INIT/SIPI to the others are not served;
- *  - no x87 beyond FNINIT/FNSTSW/FNSTCW/FLDCW, no SSE, no XSAVE: the CPUID
- *    kite gets under it (fk_emu_cpuid) offers none of them;
- *  - no segment limits, no page protection checks (only "not present"
- *    becomes a #PF), accessed/dirty bits are not set;
- *  - no real mode and no 32-bit paging: protected mode without paging,
- *    then long mode;
- *  - LOCK is honoured by running one CPU;
- *  - no LAPIC timer; kvmclock is served (MSRs 0x11/0x12, 0x4b564d00/01).
+ * What it is for: running Linux under the real kite, to its own user
+ * space, on hosts without /dev/kvm, so that kite's boot path, ACPI and
+ * devices meet a real kernel and its drivers. What it is not:
+ *  - no x87 beyond its control and status words, no SSE, no XSAVE: the
+ *    CPUID kite gets under it (fk_emu_cpuid) offers none of them;
+ *  - no segment limits, no NX, no paging outside long mode;
+ *  - LOCKed read-modify-writes are compare-and-swaps on guest RAM (run
+ *    again if another CPU wrote in between), not bus locks;
+ *  - kvmclock is served (MSRs 0x11/0x12, 0x4b564d00/01), from the host TSC.
  */
 #ifndef KITE_TESTS_KVMFAKE_EMU_H
 #define KITE_TESTS_KVMFAKE_EMU_H
