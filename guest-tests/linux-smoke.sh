@@ -402,7 +402,7 @@ boot bzImage "$DIR/vmlinuz"
 
 # --- 4. a whole boot, to an init that checks kite's devices --------------
 #
-# An initramfs holding a static /init (guest-tests/linux-init.c) and the
+# An initramfs holding a static /init (guest-tests/linux/init.c) and the
 # package's virtio modules: Linux's own virtio-pci, virtio-blk, virtio-scsi
 # (with sd) and virtio-net drivers against kite's devices. /init prints a
 # PASS/FAIL line per check and powers off, which ends kite with status 0.
@@ -410,7 +410,7 @@ boot bzImage "$DIR/vmlinuz"
 # make_initramfs OUT: a newc cpio of /init, /modules and /dev/console.
 make_initramfs() {
 	cc -static -nostdlib -ffreestanding -fno-builtin -mgeneral-regs-only -fno-stack-protector \
-		-fno-pie -no-pie -O2 -Wall -Wextra -o "$DIR/init" "$ROOT/guest-tests/linux-init.c" || return 1
+		-fno-pie -no-pie -O2 -Wall -Wextra -o "$DIR/init" "$ROOT/guest-tests/linux/init.c" || return 1
 	python3 - "$1" "$DIR/init" "$DIR/modules" <<'PY'
 import os, sys
 out, init, mods = sys.argv[1:4]
@@ -440,7 +440,7 @@ if [ ! -s "$DIR/modules/order" ]; then
 	summary
 fi
 if ! make_initramfs "$DIR/initramfs.cpio"; then
-	fail "build the initramfs ($ROOT/guest-tests/linux-init.c, static)"
+	fail "build the initramfs ($ROOT/guest-tests/linux/init.c, static)"
 	summary
 fi
 IMG=$DIR/disks

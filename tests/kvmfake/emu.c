@@ -1071,18 +1071,23 @@ static uint64_t string_fast(const struct dec *d, bool movs, unsigned n)
 	return k;
 }
 
-static void string_op(const struct dec *d, uint8_t op)
+/* One string instruction; with REP, up to 64 Ki elements (or fast-path
+ * pages) at a time: false if it is not done yet, and RIP stays on it, so
+ * the vCPU can stop and take interrupts in between, as on hardware. */
+static bool string_op(const struct dec *d, uint8_t op)
 {
 	unsigned n = (op & 1) ? d->osz : 1;
 	int64_t step = (E.fl & F_DF) ? -(int64_t)n : (int64_t)n;
 	bool rep = d->rep || d->repne;
 	bool cmp = op == 0xa6 || op == 0xa7 || op == 0xae || op == 0xaf;
 
-	for (;;) {
+	for (unsigned budget = 65536;; budget--) {
 		uint64_t a, b;
 
 		if (rep && !areg(d, 1))
-			return;
+			return true;
+		if (!budget)
+			return false;
 		if (rep && !cmp && (op == 0xa4 || op == 0xa5 || op == 0xaa || op == 0xab) &&
 		    string_fast(d, op < 0xa8, n))
 			continue;
@@ -1114,10 +1119,10 @@ static void string_op(const struct dec *d, uint8_t op)
 			break;
 		}
 		if (!rep)
-			return;
+			return true;
 		areg_add(d, 1, -1);
 		if (cmp && (d->rep ? !(E.fl & F_ZF) : (E.fl & F_ZF)))
-			return;
+			return true;
 	}
 }
 
@@ -1919,7 +1924,10 @@ static void step(void)
 		break;
 	}
 	case 0xa4 ... 0xa7: case 0xaa ... 0xaf:
-		string_op(&d, op);
+		if (!string_op(&d, op)) {
+			next = E.rip;		/* not done: run it again */
+			jumped = true;
+		}
 		break;
 	case 0xa8: alu(8, 1, E.r[0] & 0xff, imm(&d, 1)); break;
 	case 0xa9: alu(8, n, E.r[0] & mask(n), immz(&d)); break;
