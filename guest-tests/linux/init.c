@@ -481,27 +481,42 @@ out:
 	SYS(SYS_close, fd);
 }
 
+/* The disk kinit.KIND names (KIND blk or scsi): wait for it to appear,
+ * check its size against kinit.KIND_sectors (the KIND-probe check). Its
+ * name goes to dev; false if there is none to test. */
+static bool probe_disk(const char *kind, char *dev, size_t len, long long *sectors)
+{
+	char key[32], test[32], path[128];
+	const char *v = arg(kind);
+
+	if (!v)
+		return false;
+	join(dev, len, v, NULL);
+	join(key, sizeof(key), kind, "_sectors");
+	join(test, sizeof(test), kind, "-probe");
+	join(path, sizeof(path), "/sys/block/", dev);
+	if (!wait_for(path, 10000)) {
+		fail(test, "no %s after 10 s", path);
+		return false;
+	}
+	*sectors = sys_num(dev, "size");
+	v = arg(key);
+	if (v && *sectors != num(v))
+		fail(test, "%s has %lld sectors, expected %s", dev, *sectors, v);
+	else
+		pass(test);
+	out("  %s: %lld sectors\n", dev, *sectors);
+	return true;
+}
+
 static void check_blk(void)
 {
 	const char *v;
 	char dev[32], path[128], buf[128];
 	long long sectors;
 
-	if (!(v = arg("blk")))
+	if (!probe_disk("blk", dev, sizeof(dev), &sectors))
 		return;
-	join(dev, sizeof(dev), v, NULL);
-	join(path, sizeof(path), "/sys/block/", dev);
-	if (!wait_for(path, 10000)) {
-		fail("blk-probe", "no %s after 10 s", path);
-		return;
-	}
-	sectors = sys_num(dev, "size");
-	v = arg("blk_sectors");
-	if (v && sectors != num(v))
-		fail("blk-probe", "%s has %lld sectors, expected %s", dev, sectors, v);
-	else
-		pass("blk-probe");
-	out("  %s: %lld sectors\n", dev, sectors);
 	if ((v = arg("blk_serial"))) {
 		join(path, sizeof(path), "/sys/block/", dev);
 		join(path, sizeof(path), path, "/serial");
@@ -613,24 +628,11 @@ static void scsi_inquiry(const char *dev, const char *vendor)
 
 static void check_scsi(void)
 {
-	const char *v;
-	char dev[32], path[128];
+	char dev[32];
 	long long sectors;
 
-	if (!(v = arg("scsi")))
+	if (!probe_disk("scsi", dev, sizeof(dev), &sectors))
 		return;
-	join(dev, sizeof(dev), v, NULL);
-	join(path, sizeof(path), "/sys/block/", dev);
-	if (!wait_for(path, 10000)) {
-		fail("scsi-probe", "no %s after 10 s", path);
-		return;
-	}
-	sectors = sys_num(dev, "size");
-	v = arg("scsi_sectors");
-	if (v && sectors != num(v))
-		fail("scsi-probe", "%s has %lld sectors, expected %s", dev, sectors, v);
-	else
-		pass("scsi-probe");
 	scsi_inquiry(dev, arg("scsi_vendor"));
 	disk_rw("scsi-rw", dev, sectors);
 	disk_zero_discard("scsi-zero-discard", dev);

@@ -2278,40 +2278,19 @@ static void cpu_main(struct ncpu *c)
 	ecur = calloc(1, sizeof(*ecur));
 	if (!ecur)
 		nc_shut_down("out of memory");
-	pthread_mutex_lock(&fk.lock);
-	while (c->cpu && !fk.dead && c->sipi < 0)
-		pthread_cond_wait(&fk.cond, &fk.lock);
-	nc_start_running();
-	pthread_mutex_unlock(&fk.lock);
+	nc_wait_start(c);
 	enter();
 	run();
 }
 
-static void *ap_thread(void *arg)
-{
-	char name[16];
-
-	snprintf(name, sizeof(name), "kvmfake-emu%u", ((struct ncpu *)arg)->cpu);
-	pthread_setname_np(pthread_self(), name);
-	cpu_main(arg);
-	return NULL;
-}
-
 void emu_main(void)
 {
-	unsigned n;
+	unsigned n = nc_vcpu_count();
 
-	pthread_mutex_lock(&fk.lock);
-	n = fk.nvcpus ? fk.nvcpus : 1;
-	pthread_mutex_unlock(&fk.lock);
 	fprintf(stderr, "kvmfake: emulated CPU: interpreting the guest kite loaded (%u vCPU%s)\n", n,
 		n == 1 ? "" : "s, one thread each");
 	measure_tsc();
 	nc_begin(n, true);
-	for (unsigned i = 1; i < n; i++)
-		if (pthread_create(&ncpus[i].thread, NULL, ap_thread, &ncpus[i])) {
-			fk_complain("emulated CPU: cannot start CPU %u's thread", i);
-			nc_shut_down("set-up failed");
-		}
+	nc_start_aps(cpu_main, "kvmfake-emu");
 	cpu_main(&ncpus[0]);
 }

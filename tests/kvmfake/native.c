@@ -754,11 +754,7 @@ static void cpu_main(struct ncpu *c)
 		fk_complain("native CPU %u: sigaltstack: %s", c->cpu, strerror(errno));
 		nc_shut_down("set-up failed");
 	}
-	pthread_mutex_lock(&fk.lock);
-	while (c->cpu && !fk.dead && c->sipi < 0)
-		pthread_cond_wait(&fk.cond, &fk.lock);
-	nc_start_running();
-	pthread_mutex_unlock(&fk.lock);
+	nc_wait_start(c);
 	/* The int3 enters the guest (enter()) and never comes back. */
 	entering = true;
 	sigemptyset(&trap);
@@ -770,14 +766,49 @@ static void cpu_main(struct ncpu *c)
 		pause();
 }
 
+/* CPU 0 at once, an AP once INIT and SIPI started it; then, until its
+ * vCPU is in KVM_RUN. */
+void nc_wait_start(struct ncpu *c)
+{
+	pthread_mutex_lock(&fk.lock);
+	while (c->cpu && !fk.dead && c->sipi < 0)
+		pthread_cond_wait(&fk.cond, &fk.lock);
+	nc_start_running();
+	pthread_mutex_unlock(&fk.lock);
+}
+
+unsigned nc_vcpu_count(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fk.lock);
+	n = fk.nvcpus ? fk.nvcpus : 1;
+	pthread_mutex_unlock(&fk.lock);
+	return n;
+}
+
+static void (*ap_main)(struct ncpu *c);
+static const char *ap_name;
+
 static void *ap_thread(void *arg)
 {
 	char name[16];
 
-	snprintf(name, sizeof(name), "kvmfake-cpu%u", ((struct ncpu *)arg)->cpu);
+	snprintf(name, sizeof(name), "%s%u", ap_name, ((struct ncpu *)arg)->cpu);
 	pthread_setname_np(pthread_self(), name);
-	cpu_main(arg);
+	ap_main(arg);
 	return NULL;
+}
+
+void nc_start_aps(void (*cpu)(struct ncpu *c), const char *name)
+{
+	ap_main = cpu;
+	ap_name = name;
+	for (unsigned i = 1; i < ncpu_count; i++)
+		if (pthread_create(&ncpus[i].thread, NULL, ap_thread, &ncpus[i])) {
+			fk_complain("%s: cannot start CPU %u's thread", name, i);
+			nc_shut_down("set-up failed");
+		}
 }
 
 void native_main(void)
@@ -788,9 +819,7 @@ void native_main(void)
 
 	fprintf(stderr, "kvmfake: native CPU: running the guest kite loaded\n");
 	nc_self = &ncpus[0];
-	pthread_mutex_lock(&fk.lock);
-	n = fk.nvcpus ? fk.nvcpus : 1;
-	pthread_mutex_unlock(&fk.lock);
+	n = nc_vcpu_count();
 	/* Signal stacks aligned to their size: nat_sig_entry finds a CPU's
 	 * %fs base at the start of the one it is on. */
 	note_ram();
@@ -814,11 +843,7 @@ void native_main(void)
 		real_sigaction(our_sigs[i], &sa, &chained[our_sigs[i]]);
 	real_sigaction(KICK_SIG, &sa, &chained[KICK_SIG]);
 	/* The APs inherit this thread's seccomp filter and blocked signals. */
-	for (unsigned i = 1; i < n; i++)
-		if (pthread_create(&ncpus[i].thread, NULL, ap_thread, &ncpus[i])) {
-			fk_complain("native CPU: cannot start CPU %u's thread", i);
-			nc_shut_down("set-up failed");
-		}
+	nc_start_aps(cpu_main, "kvmfake-cpu");
 	ncpus[0].thread = pthread_self();
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
 	cpu_main(&ncpus[0]);
