@@ -95,7 +95,13 @@ struct ecpu {
 	struct tlbe tlb[TLB_N];
 	uint64_t insns, halts, every, next_sample;
 	uint64_t systime_msr, wall_msr;	/* kvmclock's, per CPU */
+	uint64_t tr_base;	/* the TSS, as LTR (or kite's KVM_SET_SREGS) loaded it */
+	uint32_t tr_limit;
+	bool entered;		/* its state is live here, not in kite's fk_vcpu */
 };
+
+/* Every CPU's state, for kite's KVM_GET_* while it is stopped */
+static struct ecpu *ecpus[FK_MAX_VCPUS];
 
 static __thread struct ecpu *ecur __attribute__((tls_model("initial-exec")));
 #define E (*ecur)
@@ -165,8 +171,11 @@ static void set_bits(uint64_t pte_gpa, uint64_t bits)
 {
 	uint64_t *p = nc_ram(pte_gpa, 8);
 
-	if (p && !(pte_gpa & 7))
+	if (p && !(pte_gpa & 7)) {
 		__atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST);
+		if (fk_logging)
+			fk_dirty_page(pte_gpa);
+	}
 }
 
 /* Linear to physical through the guest's page tables (SDM vol. 3, 4.5,
@@ -254,10 +263,15 @@ static inline uint8_t *xlate(uint64_t va, uint64_t *pa, unsigned acc)
 	if (__builtin_expect(t->tag != ((va & ~0xfffULL) | 1) || ((acc & ACC_W) && !t->write) ||
 			     (E.cpl == 3 && !t->user), 0))
 		t = tlb_fill(va, acc);
-	if (t->host)
-		return t->host + (va & 0xfff);
 	*pa = t->pa | (va & 0xfff);
-	return NULL;
+	return t->host ? t->host + (va & 0xfff) : NULL;
+}
+
+/* A guest write to RAM at pa: marked in the dirty log while kite logs. */
+static inline void dirty(uint64_t pa)
+{
+	if (__builtin_expect(__atomic_load_n(&fk_logging, __ATOMIC_RELAXED) != 0, 0))
+		fk_dirty_page(pa);
 }
 
 static uint64_t rd(uint64_t va, unsigned n)
@@ -318,6 +332,7 @@ static void wr(uint64_t va, unsigned n, uint64_t v)
 			wr_locked(h, n, v);
 		else
 			memcpy(h, &v, n);
+		dirty(pa);
 		return;
 	}
 	nc_phys(pa, n, true, v);
@@ -803,12 +818,24 @@ static void measure_tsc(void)
 	nc_tsc_hz = tsc_hz;
 }
 
+/* kvmclock's time: the VM's KVM clock (KVM_GET/SET_CLOCK: irq.c), so it
+ * goes on across a migration or a restore. */
+static uint64_t kvm_clock_ns(void)
+{
+	struct kvm_clock_data c;
+
+	pthread_mutex_lock(&fk.lock);
+	fk_clock(KVM_GET_CLOCK, &c);
+	pthread_mutex_unlock(&fk.lock);
+	return c.clock;
+}
+
 /* pvclock_vcpu_time_info (KVM's msr.rst): the time at tsc_timestamp and
  * the scale from TSC ticks to ns: ns = ((delta << shift) * mul) >> 32. */
 static void kvmclock_fill(uint64_t msr)
 {
 	uint8_t pv[32] = { 0 };
-	uint64_t t = tsc(), ns = nc_now_ns() - start_ns, hz = tsc_hz;
+	uint64_t t = tsc(), ns = kvm_clock_ns(), hz = tsc_hz;
 	int shift = 0;
 	uint32_t mul, ver = 2;
 
@@ -828,6 +855,8 @@ static void kvmclock_fill(uint64_t msr)
 	if (!nc_write(msr & ~1ULL, pv, sizeof(pv)))
 		fprintf(stderr, "kvmfake: emulated CPU: kvmclock area 0x%llx is not RAM\n",
 			(unsigned long long)msr);
+	else if (fk_logging)
+		fk_dirty_page(msr & ~0xfffULL);
 }
 
 static void wallclock_fill(uint64_t gpa)
@@ -837,12 +866,12 @@ static void wallclock_fill(uint64_t gpa)
 	uint32_t w[3];
 
 	clock_gettime(CLOCK_REALTIME, &rt);
-	boot_ns = (uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec -
-		  (nc_now_ns() - start_ns);
+	boot_ns = (uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec - kvm_clock_ns();
 	w[0] = 2;
 	w[1] = (uint32_t)(boot_ns / 1000000000ULL);
 	w[2] = (uint32_t)(boot_ns % 1000000000ULL);
-	nc_write(gpa, w, sizeof(w));
+	if (nc_write(gpa, w, sizeof(w)) && fk_logging)
+		fk_dirty_page(gpa & ~0xfffULL);
 }
 
 static uint64_t rdmsr(uint32_t i)
@@ -941,9 +970,17 @@ void fk_emu_cpuid(struct kvm_cpuid_entry2 *e, unsigned n)
 
 static uint64_t tss_base(void)
 {
-	uint64_t lo = desc(nc.tr), hi = rd_sys(nc.gdt_base + (nc.tr & ~7u) + 8);
+	return E.tr_base;
+}
 
-	return desc_base(lo) | (hi & 0xffffffff) << 32;
+static void ltr(uint16_t sel)
+{
+	uint64_t lo = desc(sel), hi = E.lm ? rd_sys(nc.gdt_base + (sel & ~7u) + 8) : 0;
+	uint32_t lim = (uint32_t)((lo & 0xffff) | ((lo >> 32) & 0xf0000));
+
+	nc.tr = sel;
+	E.tr_base = desc_base(lo) | (hi & 0xffffffff) << 32;
+	E.tr_limit = (lo >> 55) & 1 ? lim << 12 | 0xfff : lim;
 }
 
 static void deliver(unsigned vec, bool has_err, uint64_t err, bool soft, uint64_t ret)
@@ -1044,6 +1081,7 @@ static uint64_t string_fast(const struct dec *d, bool movs, unsigned n)
 	hd = xlate(dst, &pa, ACC_W);
 	if (!hd)
 		return 0;
+	dirty(pa);
 	k = (0x1000 - (dst & 0xfff)) / n;
 	if (movs) {
 		src = lin_of(d, areg(d, 6), DS);
@@ -1431,7 +1469,7 @@ static void grp6(const struct dec *d)
 	case 0: rm_set(d, d->mem ? 2 : d->osz, 0); return;	/* SLDT */
 	case 1: rm_set(d, d->mem ? 2 : d->osz, nc.tr); return;	/* STR */
 	case 2: rm_get(d, 2); return;				/* LLDT */
-	case 3: nc.tr = (uint16_t)rm_get(d, 2); return;		/* LTR */
+	case 3: ltr((uint16_t)rm_get(d, 2)); return;		/* LTR */
 	}
 	complain_insn(d);
 	UD();
@@ -1632,6 +1670,8 @@ static bool twobyte(struct dec *d, uint64_t *next, bool *jumped)
 			E.lk = false;
 			if (h == 8 && (la & 15))
 				GP0();
+			if (p)
+				dirty(pa);
 			if (p && h == 4) {		/* CMPXCHG8B, atomically */
 				uint64_t exp = (E.r[2] & 0xffffffff) << 32 | (E.r[0] & 0xffffffff);
 
@@ -2139,6 +2179,139 @@ static void step(void)
 	E.lk = false;
 }
 
+/* ---- kite's view: KVM_GET_* and KVM_SET_* of a stopped CPU ---- */
+
+/* What KVM_SET_MSRS and KVM_SET_LAPIC gave (a restore, a migration's
+ * destination, or kite's own boot values), into the running state. */
+static void import_rest(void)
+{
+	struct fk_vcpu *v = &fk.vcpus[nc.cpu];
+	struct kvm_lapic_state lapic;
+	struct fk_msr m[FK_MAX_MSRS];
+	unsigned n;
+
+	pthread_mutex_lock(&fk.lock);
+	n = v->nmsrs;
+	memcpy(m, v->msrs, sizeof(m));
+	lapic = v->lapic;
+	pthread_mutex_unlock(&fk.lock);
+	nc_lapic_in(&lapic);
+	for (unsigned i = 0; i < n; i++) {
+		switch (m[i].index) {
+		case 0x10: case 0x1b: case 0xc0000080: case 0xc0000100: case 0xc0000101:
+			break;		/* the host's TSC; in the sregs */
+		case 0x11: case 0x4b564d00:
+			E.wall_msr = m[i].value;
+			break;
+		case 0x12: case 0x4b564d01:
+			E.systime_msr = m[i].value;
+			kvmclock_fill(m[i].value);	/* as KVM does after a restore */
+			break;
+		default:
+			wrmsr(m[i].index, m[i].value);
+		}
+	}
+}
+
+static void seg_out(struct kvm_segment *o, const struct ecpu *c, unsigned s, bool pe)
+{
+	memset(o, 0, sizeof(*o));
+	o->selector = c->sel[s];
+	o->base = c->seg_base[s];
+	o->present = 1;
+	o->s = 1;
+	o->type = s == CS ? 11 : 3;
+	if (!pe) {		/* real mode */
+		o->limit = 0xffff;
+		return;
+	}
+	o->limit = 0xffffffff;
+	o->g = 1;
+	if (s == CS) {
+		o->dpl = (uint8_t)c->cpl;
+		o->l = c->lm;
+		o->db = !c->lm && c->d32;
+		return;
+	}
+	o->dpl = (uint8_t)(s == SS ? c->cpl : c->sel[s] & 3);
+	o->db = s == SS ? c->lm || c->ss32 : 1;
+	if (!(c->sel[s] & ~3u))		/* a null selector */
+		o->unusable = 1, o->present = 0;
+}
+
+static void msr_out(struct fk_vcpu *v, uint32_t index, uint64_t value)
+{
+	unsigned j = 0;
+
+	if (!fk_msr_known(index))
+		return;
+	while (j < v->nmsrs && v->msrs[j].index != index)
+		j++;
+	if (j == v->nmsrs) {
+		if (v->nmsrs == FK_MAX_MSRS)
+			return;
+		v->nmsrs++;
+	}
+	v->msrs[j] = (struct fk_msr){ index, value };
+}
+
+/* fk.lock held, the CPU stopped: its live state into kite's fk_vcpu. */
+void fk_emu_state_out(struct fk_vcpu *v)
+{
+	struct ecpu *c = v->id < FK_MAX_VCPUS ? __atomic_load_n(&ecpus[v->id], __ATOMIC_ACQUIRE) : NULL;
+	struct ncpu *n = &ncpus[v->id];
+	struct kvm_regs *r = &v->regs;
+	struct kvm_sregs *sr = &v->sregs;
+	struct kvm_segment *seg[6] = { &sr->es, &sr->cs, &sr->ss, &sr->ds, &sr->fs, &sr->gs };
+	struct ncpu *self = nc_self;
+	bool pe;
+
+	if (!c || !c->entered || n->running)
+		return;
+	r->rax = c->r[0], r->rcx = c->r[1], r->rdx = c->r[2], r->rbx = c->r[3];
+	r->rsp = c->r[4], r->rbp = c->r[5], r->rsi = c->r[6], r->rdi = c->r[7];
+	r->r8 = c->r[8], r->r9 = c->r[9], r->r10 = c->r[10], r->r11 = c->r[11];
+	r->r12 = c->r[12], r->r13 = c->r[13], r->r14 = c->r[14], r->r15 = c->r[15];
+	r->rip = c->rip;
+	r->rflags = c->fl;
+	pe = n->cr0 & CR0_PE;
+	for (unsigned i = 0; i < 6; i++)
+		seg_out(seg[i], c, i, pe);
+	if (n->tr) {
+		memset(&sr->tr, 0, sizeof(sr->tr));
+		sr->tr.selector = n->tr;
+		sr->tr.base = c->tr_base;
+		sr->tr.limit = c->tr_limit;
+		sr->tr.type = 11;	/* a busy TSS */
+		sr->tr.present = 1;
+	}
+	sr->gdt.base = n->gdt_base, sr->gdt.limit = n->gdt_limit;
+	sr->idt.base = n->idt_base, sr->idt.limit = n->idt_limit;
+	sr->cr0 = n->cr0, sr->cr2 = n->cr2, sr->cr3 = n->cr3, sr->cr4 = n->cr4;
+	sr->cr8 = n->tpr >> 4;
+	sr->efer = n->efer;
+	memset(sr->interrupt_bitmap, 0, sizeof(sr->interrupt_bitmap));
+	for (unsigned i = 0; i < n->nmsrs; i++)
+		msr_out(v, n->msrs[i].index, n->msrs[i].value);
+	msr_out(v, 0xc0000080, n->efer);
+	msr_out(v, 0xc0000100, c->seg_base[FS]);
+	msr_out(v, 0xc0000101, c->seg_base[GS]);
+	msr_out(v, 0xc0000102, c->kgs_base);
+	msr_out(v, 0xc0000103, c->tsc_aux);
+	msr_out(v, 0x4b564d00, c->wall_msr);
+	msr_out(v, 0x4b564d01, c->systime_msr);
+	msr_out(v, 0x6e0, n->tsc_deadline);
+	msr_out(v, 0x10, tsc());
+	v->fpu.fcw = c->fcw, v->fpu.fsw = c->fsw, v->fpu.mxcsr = c->mxcsr;
+	memcpy(&v->xsave.region[0], &c->fcw, 2);
+	memcpy(&v->xsave.region[6], &c->mxcsr, 4);
+	nc_self = n;		/* ndev.c's LAPIC code works on "this" CPU */
+	nc_lapic_out(&v->lapic);
+	nc_self = self;
+	if (v->id == 0 || n->sipi >= 0)
+		v->mp.mp_state = KVM_MP_STATE_RUNNABLE;
+}
+
 /* ---- running ---- */
 
 static void enter(void)
@@ -2147,8 +2320,11 @@ static void enter(void)
 	struct kvm_sregs s;
 	const struct kvm_segment *seg[6];
 
-	if (nc.cpu == 0) {
-		g_boot_state(&r, &s);
+	if (nc.cpu == 0 || nc.sipi < 0) {	/* as kite set it (an AP: restored) */
+		pthread_mutex_lock(&fk.lock);
+		r = fk.vcpus[nc.cpu].regs;
+		s = fk.vcpus[nc.cpu].sregs;
+		pthread_mutex_unlock(&fk.lock);
 	} else {			/* an AP at its SIPI vector, in real mode */
 		memset(&r, 0, sizeof(r));
 		memset(&s, 0, sizeof(s));
@@ -2175,10 +2351,16 @@ static void enter(void)
 	E.d32 = s.cs.db;
 	E.ss32 = s.ss.db;
 	E.cpl = s.cs.selector & 3;
+	E.tr_base = s.tr.base;
+	E.tr_limit = s.tr.limit;
 	E.fcw = 0x37f;
 	E.mxcsr = 0x1f80;
 	nc_lapic_reset();
 	tlb_flush();
+	if (nc.cpu == 0 || nc.sipi < 0)
+		import_rest();
+	__atomic_store_n(&ecpus[nc.cpu], ecur, __ATOMIC_RELEASE);
+	E.entered = true;
 }
 
 /* Stop while kite holds the vCPU out of KVM_RUN; take an interrupt. */

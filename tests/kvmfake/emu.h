@@ -34,5 +34,9 @@ bool fk_emu_wanted(void);
 void fk_emu_cpuid(struct kvm_cpuid_entry2 *e, unsigned n);
 /* The guest thread's body in this mode; never returns. */
 void emu_main(void);
+/* fk.lock held: a stopped CPU's live state into its fk_vcpu, for kite's
+ * KVM_GET_* (what KVM_SET_* gives is taken at the CPU's entry). */
+struct fk_vcpu;
+void fk_emu_state_out(struct fk_vcpu *v);
 
 #endif

@@ -169,7 +169,13 @@ static int vm_create(void)
 	}
 	fd = new_fd(FK_VM, 0, 0, true);
 	if (fd >= 0) {
+		struct timespec ts;
+
 		fk.vm_fd = fd;
+		/* kvmclock starts near 0 when the VM is made, as KVM's does */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		fk.clock.clock = 0;
+		fk.clock_set_at_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 		/* Started here, on kite's main thread before any seccomp
 		 * filter, so the fake's own threads carry none. */
 		fk_irq_start();

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu.h"
 #include "model.h"
 
 #define PAGE		4096ULL
@@ -18,6 +19,8 @@ static uint64_t npages(const struct fk_slot *s)
 	return s->size / PAGE;
 }
 
+unsigned fk_logging;	/* slots logging dirty pages */
+
 static long start_log(struct fk_slot *s)
 {
 	size_t bytes = WORDS(npages(s)) * 8;
@@ -27,6 +30,7 @@ static long start_log(struct fk_slot *s)
 		return -ENOMEM;
 	/* INITIALLY_SET: every page starts dirty, the VMM clears as it goes. */
 	memset(s->dirty, fk.manual_protect & KVM_DIRTY_LOG_INITIALLY_SET ? 0xff : 0, bytes);
+	__atomic_fetch_add(&fk_logging, 1, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -58,6 +62,8 @@ long fk_set_memory(void *arg)
 	}
 	s = &fk.slots[slot];
 	if (!r->memory_size) {
+		if (s->dirty)
+			__atomic_fetch_sub(&fk_logging, 1, __ATOMIC_SEQ_CST);
 		free(s->dirty);
 		memset(s, 0, sizeof(*s));
 		return 0;
@@ -87,8 +93,15 @@ long fk_set_memory(void *arg)
 		if (e)
 			return e;
 	} else if (!(r->flags & KVM_MEM_LOG_DIRTY_PAGES)) {
-		free(s->dirty);
-		s->dirty = NULL;
+		uint64_t *old = s->dirty;
+
+		if (old)
+			__atomic_fetch_sub(&fk_logging, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&s->dirty, NULL, __ATOMIC_SEQ_CST);
+		/* The emulated CPU marks pages without fk.lock: one of its
+		 * threads may still hold the old bitmap (a few KiB kept). */
+		if (!fk_emu_wanted())
+			free(old);
 	}
 	s->flags = r->flags;
 	return 0;
@@ -114,12 +127,17 @@ long fk_get_dirty_log(void *arg)
 	if (!s)
 		return -ENOENT;
 	bytes = WORDS(npages(s)) * 8;
-	/* The native CPU writes RAM without telling: every page may be dirty. */
-	if (fk_native_active())
+	/* The native CPU writes RAM without telling: every page may be dirty.
+	 * The emulated one marks each page it writes (fk_dirty_page), from its
+	 * own threads: the bitmap is read and cleared a word at a time,
+	 * atomically, so no mark falls between the two. */
+	if (fk_native_active() && !fk_emu_wanted())
 		fk_mark_dirty(s->gpa, s->size);
-	memcpy(l->dirty_bitmap, s->dirty, bytes);
-	if (!(fk.manual_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
-		memset(s->dirty, 0, bytes);
+	for (size_t w = 0; w < bytes / 8; w++)
+		((uint64_t *)l->dirty_bitmap)[w] =
+			fk.manual_protect & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE ?
+			__atomic_load_n(&s->dirty[w], __ATOMIC_SEQ_CST) :
+			__atomic_exchange_n(&s->dirty[w], 0, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -149,7 +167,7 @@ long fk_clear_dirty_log(void *arg)
 		if (bits[i / 64] >> (i % 64) & 1) {
 			uint64_t p = l->first_page + i;
 
-			s->dirty[p / 64] &= ~(1ULL << (p % 64));
+			__atomic_fetch_and(&s->dirty[p / 64], ~(1ULL << (p % 64)), __ATOMIC_SEQ_CST);
 		}
 	return 0;
 }
@@ -173,6 +191,32 @@ long fk_enable_cap(void *arg)
 	}
 	fk_complain("KVM_ENABLE_CAP %u: not offered here", c->cap);
 	return -EINVAL;
+}
+
+/* One page the emulated CPU wrote, without fk.lock: the slot table is
+ * only read (slots are made before the guest runs), the bitmap or'ed
+ * into atomically. */
+void fk_dirty_page(uint64_t gpa)
+{
+	static int drop = -1;
+
+	if (drop < 0)			/* KVMFAKE_DROP_DIRTY, as in fk_mark_dirty */
+		drop = getenv("KVMFAKE_DROP_DIRTY") != NULL;
+	if (drop)
+		return;
+	for (unsigned i = 0; i < FK_MAX_SLOTS; i++) {
+		struct fk_slot *s = &fk.slots[i];
+		uint64_t *d, n;
+
+		if (!s->used || gpa < s->gpa || gpa - s->gpa >= s->size)
+			continue;
+		d = __atomic_load_n(&s->dirty, __ATOMIC_SEQ_CST);
+		if (!d)
+			return;
+		n = (gpa - s->gpa) / PAGE;
+		__atomic_fetch_or(&d[n / 64], 1ULL << (n % 64), __ATOMIC_SEQ_CST);
+		return;
+	}
 }
 
 void fk_mark_dirty(uint64_t gpa, uint64_t len)

@@ -132,6 +132,8 @@ long fk_get_dirty_log(void *arg);
 long fk_clear_dirty_log(void *arg);
 long fk_enable_cap(void *arg);
 void fk_mark_dirty(uint64_t gpa, uint64_t len);
+void fk_dirty_page(uint64_t gpa);	/* without fk.lock (emu.c) */
+extern unsigned fk_logging;		/* slots logging: a hint, read without fk.lock */
 
 /* irq.c */
 void fk_irq_start(void);

@@ -331,7 +331,13 @@ uint64_t nc_exit_access(bool pio, uint64_t addr, unsigned len, bool write, uint6
 	pthread_mutex_unlock(&fk.lock);
 	r = fk_access(nc.cpu, pio ? KVM_EXIT_IO : KVM_EXIT_MMIO, addr, len, write, val);
 	pthread_mutex_lock(&fk.lock);
-	nc_start_running();
+	/* The emulated CPU finishes the instruction before it stops, as KVM
+	 * does in the KVM_RUN that completes the access: kite's KVM_GET_*
+	 * then see it done (fk_access returns inside that KVM_RUN). */
+	if (emu && !fk.dead)
+		nc.running = true;
+	else
+		nc_start_running();
 	pthread_mutex_unlock(&fk.lock);
 	return r;
 }
@@ -771,7 +777,11 @@ static void cpu_main(struct ncpu *c)
 void nc_wait_start(struct ncpu *c)
 {
 	pthread_mutex_lock(&fk.lock);
-	while (c->cpu && !fk.dead && c->sipi < 0)
+	/* An AP kite restored as running (the emulated CPU takes its state
+	 * from kite's KVM_SET_*) goes at once. */
+	while (c->cpu && !fk.dead && c->sipi < 0 &&
+	       !(emu && (fk.vcpus[c->cpu].mp.mp_state == KVM_MP_STATE_RUNNABLE ||
+			 fk.vcpus[c->cpu].mp.mp_state == KVM_MP_STATE_HALTED)))
 		pthread_cond_wait(&fk.cond, &fk.lock);
 	nc_start_running();
 	pthread_mutex_unlock(&fk.lock);

@@ -96,6 +96,8 @@ uint64_t nc_phys(uint64_t gpa, unsigned len, bool write, uint64_t val);
 uint64_t nc_rdmsr(uint32_t index);
 void nc_wrmsr(uint32_t index, uint64_t val);
 void nc_lapic_reset(void);
+void nc_lapic_out(struct kvm_lapic_state *st);		/* fk.lock held */
+void nc_lapic_in(const struct kvm_lapic_state *st);
 /* A line of the IOAPIC changed (fk.lock held): delivered by the guest's
  * redirection entry on a rising edge. */
 void nc_ioapic_line(unsigned pin, bool rising);

@@ -142,6 +142,69 @@ static uint32_t timer_current(void)
 	return (uint32_t)((nc.timer_at_ns - now) / count_ns());
 }
 
+static uint32_t lapic_read(unsigned off);
+
+/* This CPU's LAPIC as KVM_GET_LAPIC gives it (kvm_lapic_state: the
+ * register page), IRR from its pending vectors; fk.lock held. */
+void nc_lapic_out(struct kvm_lapic_state *st)
+{
+	static const unsigned regs[] = { 0x20, 0x30, 0x80, 0xd0, 0xe0, 0xf0, 0x280, 0x310,
+					 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x390,
+					 0x3e0 };
+	const uint32_t *pend = fk.vcpus[nc.cpu].vec_pending;
+
+	memset(st, 0, sizeof(*st));
+	for (unsigned i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		uint32_t v = regs[i] >= 0x200 && regs[i] < 0x280 ? 0 : lapic_read(regs[i]);
+
+		memcpy(&st->regs[regs[i]], &v, 4);
+	}
+	for (unsigned w = 0; w < 8; w++) {
+		uint32_t isr = (uint32_t)(nc.isr[w / 2] >> (w % 2 * 32)), irr = 0;
+
+		for (unsigned b = 0; b < 32; b++)
+			if (pend[w * 32 + b])
+				irr |= 1u << b;
+		memcpy(&st->regs[0x100 + w * 0x10], &isr, 4);
+		memcpy(&st->regs[0x200 + w * 0x10], &irr, 4);
+	}
+}
+
+/* ... and back (KVM_SET_LAPIC's page): the registers, ISR, and IRR as
+ * pending vectors; the timer goes on with its current count. */
+void nc_lapic_in(const struct kvm_lapic_state *st)
+{
+	uint32_t v[0x40];
+	uint32_t *pend = fk.vcpus[nc.cpu].vec_pending;
+
+	for (unsigned i = 0; i < 0x40; i++)
+		memcpy(&v[i], &st->regs[i * 0x10], 4);
+	if (!v[0x03])			/* never set: the reset state stays */
+		return;
+	nc.apic_id = v[0x02] >> 24;
+	nc.tpr = v[0x08] & 0xff;
+	nc.ldr = v[0x0d];
+	nc.dfr = v[0x0e];
+	nc.svr = v[0x0f] & 0x13ff;
+	nc.icr_hi = v[0x31];
+	for (unsigned i = 0; i < 6; i++)
+		nc.lvt[i] = v[0x32 + i];
+	nc.timer_div = v[0x3e];
+	nc.timer_init = v[0x38];
+	nc.timer_at_ns = 0;
+	if (timer_mode() < 2 && v[0x39])
+		nc.timer_at_ns = nc_now_ns() + (uint64_t)v[0x39] * count_ns();
+	pthread_mutex_lock(&fk.lock);
+	for (unsigned w = 0; w < 8; w++) {
+		nc.isr[w / 2] = (nc.isr[w / 2] & ~(0xffffffffULL << (w % 2 * 32))) |
+				(uint64_t)v[0x10 + w] << (w % 2 * 32);
+		for (unsigned b = 0; b < 32; b++)
+			if ((v[0x20 + w] >> b) & 1 && !pend[w * 32 + b])
+				pend[w * 32 + b] = 1;
+	}
+	pthread_mutex_unlock(&fk.lock);
+}
+
 static uint32_t lapic_read(unsigned off)
 {
 	uint64_t irr[4] = { 0 };

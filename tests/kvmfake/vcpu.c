@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "emu.h"
 #include "model.h"
 
 #define CR0_PE	(1ULL << 0)
@@ -289,6 +290,10 @@ static void check_complete(struct fk_vcpu *v, const char *what)
 
 long fk_vcpu_ioctl(struct fk_vcpu *v, unsigned long req, void *arg)
 {
+	/* The emulated CPU keeps its live state itself: a stopped one's goes
+	 * to v first, for every KVM_GET_* below. */
+	if (fk_emu_wanted() && fk_native_active() && (_IOC_DIR(req) & _IOC_READ))
+		fk_emu_state_out(v);
 	switch (req) {
 	case KVM_GET_REGS:
 		check_complete(v, "KVM_GET_REGS");
