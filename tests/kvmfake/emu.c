@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * kvmfake's emulated CPU (emu.h): fetch, decode, execute, one instruction
- * at a time, for the boot vCPU. Guest state lives in one struct (E); the
- * LAPIC, MSR store and control registers are the native CPU's (ncpu.h),
- * so ndev.c serves both. Faults unwind with longjmp to the run loop,
- * which delivers them through the guest's IDT (SDM vol. 3, 6.14: 64-bit
- * mode) with RIP still at the faulting instruction.
+ * at a time, one thread a vCPU. A CPU's state lives in its struct ecpu
+ * (E, through a thread-local pointer); the LAPIC, MSR store and control
+ * registers are the native CPU's (ncpu.h), so ndev.c serves both. Faults
+ * unwind with longjmp to the run loop, which delivers them through the
+ * guest's IDT (SDM vol. 3, 6.14: 64-bit mode) with RIP still at the
+ * faulting instruction; a LOCKed write that lost a race unwinds the same
+ * way and runs again.
  *
  * Arithmetic flags are the host's own: each ALU, shift and bit operation
  * runs the same instruction on the host with the guest's flags loaded, so

@@ -26,7 +26,7 @@
  *   KVMFAKE_GUEST=native   no guest program: the guest image kite loaded runs
  *                          natively, trapped and emulated (native.c, ncpu.h)
  *   KVMFAKE_GUEST=emu      no guest program: the guest image kite loaded is
- *                          interpreted, boot vCPU only (emu.c, emu.h)
+ *                          interpreted, one thread a vCPU (emu.c, emu.h)
  *   KVMFAKE_FAIL_ENTRY=1   (kvm.c) vCPU 0's first entry fails
  *   KVMFAKE_BOOT=pvh|linux64|multiboot  the protocol kite should enter by
  *   KVMFAKE_CMDLINE=...    the command line kite should pass

@@ -34,6 +34,28 @@ static long start_log(struct fk_slot *s)
 	return 0;
 }
 
+/* Bitmaps a slot stopped logging into, while the emulated CPU may still
+ * write them; freed with the slot (NULL: free them now). */
+static struct { uint32_t slot; uint64_t *bits; } retired[64];
+
+static void retire(uint32_t slot, uint64_t *bits)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof(retired) / sizeof(retired[0]); i++) {
+		if (!bits && retired[i].bits && retired[i].slot == slot) {
+			free(retired[i].bits);
+			retired[i].bits = NULL;
+		} else if (bits && !retired[i].bits) {
+			retired[i].slot = slot;
+			retired[i].bits = bits;
+			return;
+		}
+	}
+	if (bits)		/* 64 migrations of one VM: this one goes now */
+		free(bits);
+}
+
 long fk_set_memory(void *arg)
 {
 	const struct kvm_userspace_memory_region *r = arg;
@@ -65,6 +87,7 @@ long fk_set_memory(void *arg)
 		if (s->dirty)
 			__atomic_fetch_sub(&fk_logging, 1, __ATOMIC_SEQ_CST);
 		free(s->dirty);
+		retire(slot, NULL);
 		memset(s, 0, sizeof(*s));
 		return 0;
 	}
@@ -99,8 +122,11 @@ long fk_set_memory(void *arg)
 			__atomic_fetch_sub(&fk_logging, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&s->dirty, NULL, __ATOMIC_SEQ_CST);
 		/* The emulated CPU marks pages without fk.lock: one of its
-		 * threads may still hold the old bitmap (a few KiB kept). */
-		if (!fk_emu_wanted())
+		 * threads may still hold the old bitmap, kept (a few KiB a
+		 * migration) until the slot goes. */
+		if (old && fk_emu_wanted())
+			retire(slot, old);
+		else
 			free(old);
 	}
 	s->flags = r->flags;
