@@ -917,18 +917,7 @@ static void cpuid(void)
 	uint32_t o[4] = { 0 };
 	uint32_t leaf = (uint32_t)E.r[0], sub = (uint32_t)E.r[1];
 
-	/* This vCPU's table as kite set it (APIC ids differ per vCPU) */
-	pthread_mutex_lock(&fk.lock);
-	for (unsigned i = 0; i < fk.vcpus[nc.cpu].ncpuid; i++) {
-		const struct kvm_cpuid_entry2 *e = &fk.vcpus[nc.cpu].cpuid[i];
-
-		if (e->function == leaf &&
-		    (!(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e->index == sub)) {
-			o[0] = e->eax, o[1] = e->ebx, o[2] = e->ecx, o[3] = e->edx;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&fk.lock);
+	fk_cpuid(nc.cpu, leaf, sub, o);	/* this vCPU's: APIC ids differ */
 	if (leaf == 1)
 		o[2] = (o[2] & ~(1u << 27)) | (nc.cr4 & 0x40000 ? 1u << 27 : 0);
 	E.r[0] = o[0], E.r[3] = o[1], E.r[1] = o[2], E.r[2] = o[3];
@@ -2241,22 +2230,6 @@ static void seg_out(struct kvm_segment *o, const struct ecpu *c, unsigned s, boo
 		o->unusable = 1, o->present = 0;
 }
 
-static void msr_out(struct fk_vcpu *v, uint32_t index, uint64_t value)
-{
-	unsigned j = 0;
-
-	if (!fk_msr_known(index))
-		return;
-	while (j < v->nmsrs && v->msrs[j].index != index)
-		j++;
-	if (j == v->nmsrs) {
-		if (v->nmsrs == FK_MAX_MSRS)
-			return;
-		v->nmsrs++;
-	}
-	v->msrs[j] = (struct fk_msr){ index, value };
-}
-
 /* fk.lock held, the CPU stopped: its live state into kite's fk_vcpu. */
 void fk_emu_state_out(struct fk_vcpu *v)
 {
@@ -2294,16 +2267,16 @@ void fk_emu_state_out(struct fk_vcpu *v)
 	sr->efer = n->efer;
 	memset(sr->interrupt_bitmap, 0, sizeof(sr->interrupt_bitmap));
 	for (unsigned i = 0; i < n->nmsrs; i++)
-		msr_out(v, n->msrs[i].index, n->msrs[i].value);
-	msr_out(v, 0xc0000080, n->efer);
-	msr_out(v, 0xc0000100, c->seg_base[FS]);
-	msr_out(v, 0xc0000101, c->seg_base[GS]);
-	msr_out(v, 0xc0000102, c->kgs_base);
-	msr_out(v, 0xc0000103, c->tsc_aux);
-	msr_out(v, 0x4b564d00, c->wall_msr);
-	msr_out(v, 0x4b564d01, c->systime_msr);
-	msr_out(v, 0x6e0, n->tsc_deadline);
-	msr_out(v, 0x10, tsc());
+		fk_msr_put(v, n->msrs[i].index, n->msrs[i].value);
+	fk_msr_put(v, 0xc0000080, n->efer);
+	fk_msr_put(v, 0xc0000100, c->seg_base[FS]);
+	fk_msr_put(v, 0xc0000101, c->seg_base[GS]);
+	fk_msr_put(v, 0xc0000102, c->kgs_base);
+	fk_msr_put(v, 0xc0000103, c->tsc_aux);
+	fk_msr_put(v, 0x4b564d00, c->wall_msr);
+	fk_msr_put(v, 0x4b564d01, c->systime_msr);
+	fk_msr_put(v, 0x6e0, n->tsc_deadline);
+	fk_msr_put(v, 0x10, tsc());
 	v->fpu.fcw = c->fcw, v->fpu.fsw = c->fsw, v->fpu.mxcsr = c->mxcsr;
 	memcpy(&v->xsave.region[0], &c->fcw, 2);
 	memcpy(&v->xsave.region[6], &c->mxcsr, 4);
@@ -2322,20 +2295,10 @@ static void enter(void)
 	struct kvm_sregs s;
 	const struct kvm_segment *seg[6];
 
-	if (nc.cpu == 0 || nc.sipi < 0) {	/* as kite set it (an AP: restored) */
-		pthread_mutex_lock(&fk.lock);
-		r = fk.vcpus[nc.cpu].regs;
-		s = fk.vcpus[nc.cpu].sregs;
-		pthread_mutex_unlock(&fk.lock);
-	} else {			/* an AP at its SIPI vector, in real mode */
-		memset(&r, 0, sizeof(r));
-		memset(&s, 0, sizeof(s));
-		r.rflags = 2;
-		s.cr0 = 0x60000010;
-		s.cs.selector = (uint16_t)(nc.sipi << 8);
-		s.cs.base = (uint64_t)nc.sipi << 12;
-		s.gdt.limit = s.idt.limit = 0xffff;
-	}
+	if (nc.cpu == 0 || nc.sipi < 0)	/* as kite set it (an AP: restored) */
+		fk_vcpu_state(nc.cpu, &r, &s);
+	else				/* an AP at its SIPI vector, in real mode */
+		nc_sipi_state(&r, &s);
 	E.r[0] = r.rax, E.r[1] = r.rcx, E.r[2] = r.rdx, E.r[3] = r.rbx;
 	E.r[4] = r.rsp, E.r[5] = r.rbp, E.r[6] = r.rsi, E.r[7] = r.rdi;
 	E.r[8] = r.r8, E.r[9] = r.r9, E.r[10] = r.r10, E.r[11] = r.r11;

@@ -153,10 +153,15 @@ void fk_guest_start(void);
 uint64_t fk_access(unsigned cpu, uint32_t reason, uint64_t addr, unsigned len, bool write,
 		   uint64_t val);
 void fk_vcpu0_gone(void);
+/* vCPU cpu's CPUID entry (as g_cpuid), and its registers as kite set them */
+bool fk_cpuid(unsigned cpu, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+void fk_vcpu_state(unsigned cpu, struct kvm_regs *regs, struct kvm_sregs *sregs);
 void fk_block_signals(void);
 
 /* vcpu.c */
 void fk_vcpu_reset(struct fk_vcpu *v);
+/* Set MSR index of v as KVM_SET_MSRS does; false if KVM would refuse it. */
+bool fk_msr_put(struct fk_vcpu *v, uint32_t index, uint64_t value);
 long fk_vcpu_ioctl(struct fk_vcpu *v, unsigned long req, void *arg);
 long fk_run(struct fk_vcpu *v);
 

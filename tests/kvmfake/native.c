@@ -506,6 +506,17 @@ void nc_shut_down(const char *why)
 
 static __thread bool entering;
 
+void nc_sipi_state(struct kvm_regs *r, struct kvm_sregs *s)
+{
+	memset(r, 0, sizeof(*r));
+	memset(s, 0, sizeof(*s));
+	r->rflags = 2;
+	s->cr0 = 0x60000010;
+	s->cs.selector = (uint16_t)(nc.sipi << 8);
+	s->cs.base = (uint64_t)nc.sipi << 12;
+	s->gdt.limit = s->idt.limit = 0xffff;
+}
+
 /* vCPU 0 as kite set it up; an AP in real mode at its SIPI vector. */
 static void enter(ucontext_t *uc)
 {
@@ -513,17 +524,10 @@ static void enter(ucontext_t *uc)
 	struct kvm_sregs s;
 	const struct kvm_segment *seg[6];
 
-	if (nc.cpu == 0) {
+	if (nc.cpu == 0)
 		g_boot_state(&r, &s);
-	} else {
-		memset(&r, 0, sizeof(r));
-		memset(&s, 0, sizeof(s));
-		r.rflags = 2;
-		s.cr0 = 0x60000010;
-		s.cs.selector = (uint16_t)(nc.sipi << 8);
-		s.cs.base = (uint64_t)nc.sipi << 12;
-		s.gdt.limit = s.idt.limit = 0xffff;
-	}
+	else
+		nc_sipi_state(&r, &s);
 	*nc_reg(uc, 0) = (greg_t)r.rax, *nc_reg(uc, 1) = (greg_t)r.rcx;
 	*nc_reg(uc, 2) = (greg_t)r.rdx, *nc_reg(uc, 3) = (greg_t)r.rbx;
 	*nc_reg(uc, 4) = (greg_t)r.rsp, *nc_reg(uc, 5) = (greg_t)r.rbp;

@@ -116,7 +116,9 @@ void nc_begin(unsigned n, bool emu);
 unsigned nc_vcpu_count(void);		/* the VM's vCPUs (kite made them by now) */
 /* Start CPUs 1.. (of nc_begin's n), each a thread named NAME<n> running cpu. */
 void nc_start_aps(void (*cpu)(struct ncpu *c), const char *name);
-void nc_wait_start(struct ncpu *c);	/* an AP: until SIPI; then until in KVM_RUN */
+void nc_wait_start(struct ncpu *c);
+/* This AP as SIPI leaves it: real mode at its vector's page. */
+void nc_sipi_state(struct kvm_regs *r, struct kvm_sregs *s);	/* an AP: until SIPI; then until in KVM_RUN */
 void nc_start_running(void);		/* fk.lock held */
 void nc_stop_running(void);		/* fk.lock held */
 void nc_shut_down(const char *why) __attribute__((noreturn));

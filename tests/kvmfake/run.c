@@ -298,11 +298,16 @@ uint64_t g_msr(uint32_t index)
 
 bool g_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
+	return fk_cpuid(0, leaf, sub, out);
+}
+
+bool fk_cpuid(unsigned cpu, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
 	bool found = false;
 
 	pthread_mutex_lock(&fk.lock);
-	for (unsigned i = 0; i < fk.vcpus[0].ncpuid && !found; i++) {
-		const struct kvm_cpuid_entry2 *e = &fk.vcpus[0].cpuid[i];
+	for (unsigned i = 0; i < fk.vcpus[cpu].ncpuid && !found; i++) {
+		const struct kvm_cpuid_entry2 *e = &fk.vcpus[cpu].cpuid[i];
 
 		if (e->function == leaf &&
 		    (!(e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e->index == sub)) {
@@ -316,9 +321,14 @@ bool g_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4])
 
 void g_boot_state(struct kvm_regs *regs, struct kvm_sregs *sregs)
 {
+	fk_vcpu_state(0, regs, sregs);
+}
+
+void fk_vcpu_state(unsigned cpu, struct kvm_regs *regs, struct kvm_sregs *sregs)
+{
 	pthread_mutex_lock(&fk.lock);
-	*regs = fk.vcpus[0].regs;
-	*sregs = fk.vcpus[0].sregs;
+	*regs = fk.vcpus[cpu].regs;
+	*sregs = fk.vcpus[cpu].sregs;
 	pthread_mutex_unlock(&fk.lock);
 }
 

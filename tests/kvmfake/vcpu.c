@@ -137,23 +137,28 @@ static long sregs2(struct fk_vcpu *v, struct kvm_sregs2 *s2, bool set)
 	return set_sregs(v, &s, "KVM_SET_SREGS2");
 }
 
+bool fk_msr_put(struct fk_vcpu *v, uint32_t index, uint64_t value)
+{
+	unsigned j = 0;
+
+	if (!fk_msr_known(index))
+		return false;
+	while (j < v->nmsrs && v->msrs[j].index != index)
+		j++;
+	if (j == v->nmsrs) {
+		if (v->nmsrs == FK_MAX_MSRS)
+			return false;
+		v->nmsrs++;
+	}
+	v->msrs[j] = (struct fk_msr){ index, value };
+	return true;
+}
+
 static long set_msrs(struct fk_vcpu *v, const struct kvm_msrs *m)
 {
-	for (unsigned i = 0; i < m->nmsrs; i++) {
-		uint32_t idx = m->entries[i].index;
-		unsigned j = 0;
-
-		if (!fk_msr_known(idx))
+	for (unsigned i = 0; i < m->nmsrs; i++)
+		if (!fk_msr_put(v, m->entries[i].index, m->entries[i].data))
 			return i;	/* KVM stops at the first it refuses */
-		while (j < v->nmsrs && v->msrs[j].index != idx)
-			j++;
-		if (j == v->nmsrs) {
-			if (v->nmsrs == FK_MAX_MSRS)
-				return i;
-			v->nmsrs++;
-		}
-		v->msrs[j] = (struct fk_msr){ idx, m->entries[i].data };
-	}
 	return m->nmsrs;
 }
 
